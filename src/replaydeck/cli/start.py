@@ -1,0 +1,85 @@
+"""`replaydeck start`: the proxy (and, unless --no-ui, the dashboard)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from replaydeck._version import __version__
+from replaydeck.errors import ReplaydeckError
+from replaydeck.settings import Mode, Settings, load_settings, parse_routes
+
+
+def banner(settings: Settings, url: str) -> None:
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    mode = settings.record.value
+    why = settings.record_reason
+    console.print(f"[bold]replaydeck[/bold] {__version__}  listening on [bold]{url}[/bold]")
+    console.print(f"  mode      [bold]{mode}[/bold] ({why})")
+    console.print(f"  timing    {settings.timing}")
+    console.print(f"  tapes     {settings.tapes_dir}")
+    console.print(f"  upstream  {settings.upstream}")
+    for prefix, target in settings.all_routes().items():
+        console.print(f"  route     {url}{prefix} -> {target}")
+    if settings.ui:
+        console.print(f"  dashboard {url}/")
+    console.print("  point your SDKs here:")
+    console.print(f"    export OPENAI_BASE_URL={url}/v1")
+    console.print(f"    export ANTHROPIC_BASE_URL={url}/anthropic")
+    console.print(f"    export OLLAMA_HOST={url}/ollama")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning:[/yellow] bound to {settings.host}: other machines can reach this proxy"
+        )
+
+
+
+
+@click.command()
+@click.option("-p", "--port", type=int, default=None, help="Port to listen on (4747).")
+@click.option("--host", default=None, help="Address to bind (127.0.0.1).")
+@click.option("--upstream", default=None, help="Default upstream URL (https://api.openai.com).")
+@click.option("--route", "routes", multiple=True, metavar="PREFIX=URL",
+              help="Another upstream by path prefix; repeatable.")
+@click.option("--tapes-dir", default=None, help="Tape directory (.replaydeck/tapes).")
+@click.option("--record", type=click.Choice([m.value for m in Mode]), default=None,
+              help="auto: record misses; off: pure proxy; replay-only: fail on a miss.")
+@click.option("--timing", default=None, metavar="original|instant|FACTOR",
+              help="Replay pacing (original); FACTOR multiplies every recorded gap.")
+@click.option("--no-ui", "no_ui", is_flag=True, default=None, help="Do not serve the dashboard.")
+@click.option("--quiet", is_flag=True, default=None, help="No per-request log lines.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Per-request log format (text).")
+@click.option("--record-errors", is_flag=True, default=None, help="Also record 4xx/5xx responses.")
+def start(**opts: Any) -> None:
+    """Start the recording/replaying proxy."""
+    flags: dict[str, Any] = {
+        "port": opts["port"],
+        "host": opts["host"],
+        "upstream": opts["upstream"],
+        "tapes_dir": opts["tapes_dir"],
+        "record": opts["record"],
+        "timing": opts["timing"],
+        "quiet": opts["quiet"],
+        "log_format": opts["log_format"],
+        "record_errors": opts["record_errors"],
+        "ui": False if opts["no_ui"] else None,
+    }
+    try:
+        if opts["routes"]:
+            flags["routes"] = parse_routes(list(opts["routes"]))
+        settings = load_settings(flags)
+        from replaydeck.server import Server
+
+        server = Server(settings)
+    except ReplaydeckError as exc:
+        raise click.ClickException(str(exc)) from None
+    banner(settings, server.url)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself
+        pass
+    sys.stderr.flush()

@@ -1,0 +1,60 @@
+"""The event bus: request lifecycle events for the dashboard and history.
+
+Rule: publishing never blocks and never grows without bound. Each subscriber
+has a bounded queue; when it is full the event is dropped and the subscriber
+is told how many it missed (a gap marker) with its next delivered event. With
+no subscriber, ``publish`` returns at once and the caller can skip building
+events altogether by checking ``active``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, maxsize: int) -> None:
+        self.bus = bus
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.dropped and not self.queue.full():
+            try:
+                self.queue.put_nowait({"type": "gap", "dropped": self.dropped})
+                self.dropped = 0
+            except asyncio.QueueFull:  # pragma: no cover - checked just above
+                pass
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def get(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subs)
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        for sub in self._subs:
+            sub.offer(event)

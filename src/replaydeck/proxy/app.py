@@ -1,0 +1,582 @@
+"""The proxy's ASGI app: the one module that awaits the client, the upstream and the store.
+
+One request, start to end:
+    read the body -> route -> provider -> key -> engine.decide(mode, tape?, in flight?)
+    Replay  -> prepared tape reply (converted if the client's stream flag differs), paced
+    Join    -> follow the in-flight recording of the same key (or replay it once saved)
+    Forward -> upstream, relayed chunk by chunk as it arrives, recorded on a clean end
+    Miss    -> provider-shaped 404 naming the nearest tape and the fields that differ
+
+Raw ASGI on the hot path: no framework router between a replayed tape and the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from replaydeck import _aio
+from replaydeck.engine import Forward, Join, Miss, Replay, decide
+from replaydeck.errors import ReplaydeckError, TapeError, UpstreamError
+from replaydeck.events import EventBus
+from replaydeck.logs import RequestLog
+from replaydeck.matching import (
+    body_material,
+    digest,
+    drop_fields,
+    explain_miss,
+    key_material,
+    key_query,
+    legacy_playingpack_hash,
+    nearest,
+    parse_json_body,
+)
+from replaydeck.models import Chunk, RequestRecord, Tape
+from replaydeck.providers import Provider, Registry, default_registry
+from replaydeck.proxy.flight import Flight
+from replaydeck.proxy.replay import prepare, send_prepared, tape_is_stream
+from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
+from replaydeck.redaction import Redactor
+from replaydeck.settings import Mode, Settings, Timing
+from replaydeck.storage.filesystem import Entry, TapeStore
+from replaydeck.storage.format import encode_bytes, stored_body_bytes
+from replaydeck.wire.http import (
+    forward_request_headers,
+    is_event_stream,
+    is_ndjson,
+    relay_response_headers,
+)
+
+CONTROL_PREFIX = "/__replaydeck"
+
+_ids = itertools.count(1)
+
+
+class Runtime:
+    """The settings that can change while the proxy runs (from the dashboard/API)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.mode: Mode = settings.record
+        self.timing: Timing = settings.timing
+
+
+class Prepared_Request:
+    __slots__ = ("body_value", "is_json", "key", "material", "provider", "record", "want_stream")
+
+    def __init__(
+        self,
+        record: RequestRecord,
+        provider: Provider,
+        is_json: bool,
+        body_value: Any,
+        material: dict[str, Any],
+        key: str,
+        want_stream: bool | None,
+    ) -> None:
+        self.record = record
+        self.provider = provider
+        self.is_json = is_json
+        self.body_value = body_value
+        self.material = material
+        self.key = key
+        self.want_stream = want_stream
+
+
+class ProxyApp:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: TapeStore | None = None,
+        registry: Registry | None = None,
+        bus: EventBus | None = None,
+        log: RequestLog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = Runtime(settings)
+        self.store = store or TapeStore(settings.tapes_dir, settings.tape_cache_size)
+        self.registry = registry or default_registry()
+        self.bus = bus or EventBus()
+        self.log = log or RequestLog(settings.log_format, settings.quiet)
+        self.router = Router(settings.upstream, settings.all_routes())
+        self.redactor = Redactor(
+            settings.redact_headers, settings.redact_query, settings.redact_patterns
+        )
+        self.volatile = tuple(settings.volatile_fields)
+        self.key_headers = tuple(settings.key_headers)
+        self.flights: dict[str, Flight] = {}
+        self.client: httpx.AsyncClient | None = None
+        self.control: Any = None  # the control-plane ASGI app, set by the server
+        self.upstream_calls = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def http(self) -> httpx.AsyncClient:
+        if self.client is None:
+            self.client = make_client(self.settings.connect_timeout, self.settings.read_timeout)
+        return self.client
+
+    async def aclose(self) -> None:
+        for flight in list(self.flights.values()):
+            if flight.task is not None:
+                flight.task.cancel()
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            if path.startswith(CONTROL_PREFIX) or path == "/health" or (
+                path == "/" and scope["method"] in ("GET", "HEAD") and _wants_html(scope)
+            ):
+                if self.control is not None:
+                    await self.control(scope, receive, send)
+                    return
+            await self.handle(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket" and self.control is not None:
+            await self.control(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ------------------------------------------------------------ request
+
+    def build(self, method: str, route: Route, path: str, query: str,
+              headers: tuple[tuple[str, str], ...], body: bytes) -> Prepared_Request:
+        record = RequestRecord(method, route.prefix, path, query, headers, body)
+        provider = self.registry.for_request(method, path)
+        is_json, value = parse_json_body(body)
+        volatile = self.volatile + provider.volatile_fields
+        body_key = provider.key_body(body_material(body, volatile)) if is_json else body_material(body, ())
+        hdrs = {}
+        if self.key_headers:
+            for name in self.key_headers:
+                v = record.header(name)
+                if v is not None:
+                    hdrs[name] = v
+        material = key_material(
+            method=method,
+            route=route.prefix,
+            path=provider.key_path(path),
+            query=provider.key_query(key_query(query, self.redactor.query)),
+            headers=hdrs,
+            body=body_key,
+        )
+        key = digest(material)
+        want = provider.request_stream(path, query, value if is_json else None)
+        return Prepared_Request(record, provider, is_json, value, material, key, want)
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        raw_path: str = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        headers = tuple(
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+        )
+        body = await _read_body(receive)
+        if body is None:
+            return  # client went away before sending its body
+        route, path = self.router.match(raw_path)
+        req = self.build(method, route, path, query, headers, body)
+        rid = f"{next(_ids):x}"
+        log_path = raw_path + (f"?{self.redactor.query_string(query)}" if query else "")
+        mode = self.runtime.mode
+
+        entry: Entry | None = None
+        if mode is not Mode.OFF:
+            try:
+                entry = self.lookup(req)
+            except TapeError as exc:
+                await self._error(send, req.provider, 500, str(exc), "tape_corrupt")
+                self.log.warn(str(exc))
+                self.log.line(method=method, path=log_path, source="error", status=500,
+                              duration_ms=_ms(started), note="corrupt tape")
+                return
+        decision = decide(mode, entry is not None, req.key in self.flights)
+        if self.bus.active:
+            self._publish_start(rid, req, route, type(decision).__name__.lower())
+
+        if isinstance(decision, Replay):
+            assert entry is not None
+            await self.replay(entry, req, receive, send)
+            self._done(rid, req, log_path, "tape", entry.tape.status, started, entry.tape)
+        elif isinstance(decision, Miss):
+            status = await self.miss(req, send)
+            self._done(rid, req, log_path, "miss", status, started, None)
+        elif isinstance(decision, Join):
+            flight = self.flights.get(req.key)
+            if flight is None:  # finished between the check and now: start over
+                await self.handle_forward(rid, req, route, receive, send, True, log_path, started)
+            else:
+                await self.join(rid, flight, req, receive, send, log_path, started)
+        elif isinstance(decision, Forward):
+            await self.handle_forward(rid, req, route, receive, send, decision.record, log_path, started)
+
+    def lookup(self, req: Prepared_Request) -> Entry | None:
+        entry = self.store.get_entry(req.key)
+        if entry is None and req.is_json:
+            # tapes written by playingpack live under its body-only hash
+            legacy = legacy_playingpack_hash(req.body_value)
+            if legacy is not None:
+                entry = self.store.get_entry(legacy)
+                if entry is not None and entry.tape.legacy is None:
+                    entry = None  # a real tape of ours under that name: not a legacy match
+        return entry
+
+    # ------------------------------------------------------------ replay
+
+    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any) -> None:
+        prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
+        scale = self.runtime.timing.scale
+        if scale <= 0:
+            await send_prepared(prepared, send, 0.0)
+            return
+        await self._guarded(send_prepared(prepared, send, scale), receive)
+
+    async def _guarded(self, coro: Any, receive: Any) -> bool:
+        """Run a long response while watching for the client going away.
+
+        Returns False when the client disconnected (the work was cancelled)."""
+        task = asyncio.current_task()
+        assert task is not None
+        state = {"done": False, "gone": False}
+
+        async def watch() -> None:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    if not state["done"]:
+                        state["gone"] = True
+                        task.cancel()
+                    return
+
+        watcher = _aio.create_task(watch(), name="replaydeck-disconnect-watch")
+        try:
+            await coro
+            return True
+        except asyncio.CancelledError:
+            if state["gone"]:
+                task.uncancel()
+                return False
+            raise
+        finally:
+            state["done"] = True
+            watcher.cancel()
+
+    # ------------------------------------------------------------ miss
+
+    async def miss(self, req: Prepared_Request, send: Any) -> int:
+        candidates = await asyncio.to_thread(self._candidates, req)
+        near = nearest(req.material, candidates)
+        message = explain_miss(req.key, req.record.method, req.record.path, near)
+        body = req.provider.error_body(404, message, "replaydeck_tape_not_found")
+        extra = orjson.loads(body)
+        if isinstance(extra, dict):
+            extra["replaydeck"] = {"key": req.key, "nearest": [n.to_json() for n in near]}
+            body = orjson.dumps(extra)
+        await _send_json(send, 404, body, [(b"x-should-retry", b"false"),
+                                           (b"x-replaydeck-source", b"miss")])
+        return 404
+
+    def _candidates(self, req: Prepared_Request) -> list[tuple[str, str, dict[str, Any]]]:
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for key in self.store.recent_keys(2000):
+            try:
+                tape = self.store.get(key)
+            except TapeError:
+                continue
+            if tape is None:
+                continue
+            out.append((tape.id, key, self.tape_material(tape)))
+        return out
+
+    def tape_material(self, tape: Tape) -> dict[str, Any]:
+        provider = self.registry.get(tape.provider)
+        body = tape.request_body
+        raw = stored_body_bytes(body)
+        if raw is not None:
+            body_key: Any = body_material(raw, ())
+        else:
+            body_key = provider.key_body(drop_fields(body, self.volatile + provider.volatile_fields))
+        return key_material(
+            method=tape.method,
+            route=tape.route,
+            path=provider.key_path(tape.path),
+            query=provider.key_query(key_query(tape.query, self.redactor.query)),
+            headers={k: v for k, v in tape.request_headers.items() if k in self.key_headers},
+            body=body_key,
+        )
+
+    # ------------------------------------------------------------ forward
+
+    async def handle_forward(self, rid: str, req: Prepared_Request, route: Route, receive: Any,
+                             send: Any, record: bool, log_path: str, started: float) -> None:
+        flight = Flight(req.key)
+        if record:
+            self.flights[req.key] = flight
+        flight.task = _aio.create_task(
+            self._run_flight(rid, flight, req, route, record), name=f"replaydeck-upstream-{rid}"
+        )
+        source = "upstream" if record else "passthrough"
+        status = await self.follow(flight, req, receive, send, route)
+        self._done(rid, req, log_path, source, status, started, None,
+                   error=flight.error, flight=flight)
+
+    async def join(self, rid: str, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
+                   log_path: str, started: float) -> None:
+        recorded_stream = None
+        await flight.wait_head()
+        if flight.head_ready:
+            recorded_stream = _is_stream_ct(dict(flight.headers).get("content-type", ""))
+        if req.want_stream is not None and recorded_stream is not None and req.want_stream != recorded_stream:
+            # the other framing: wait for the recording, then replay it converted
+            await flight.settled.wait()
+            entry = self.store.get_entry(req.key)
+            if entry is not None:
+                await self.replay(entry, req, receive, send)
+                self._done(rid, req, log_path, "tape", entry.tape.status, started, entry.tape)
+                return
+        route, _ = self.router.match(req.record.route + req.record.path)
+        status = await self.follow(flight, req, receive, send, route)
+        self._done(rid, req, log_path, "joined", status, started, None, error=flight.error, flight=flight)
+
+    async def follow(self, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
+                     route: Route) -> int:
+        """Relay a flight to this client as it arrives. Returns the status sent."""
+        flight.attach()
+        try:
+            ok = True
+            status = 0
+
+            async def relay() -> None:
+                nonlocal status
+                await flight.wait_head()
+                if not flight.head_ready:
+                    err = flight.error or UpstreamError("upstream failed", route.display)
+                    status = getattr(err, "status", 502)
+                    await self._error(send, req.provider, status, str(err),
+                                      getattr(err, "error_type", "upstream_error"))
+                    return
+                status = flight.status
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in flight.headers]
+                headers.append((b"x-replaydeck-source", b"upstream"))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                async for data in flight.follow():
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                if flight.error is not None:
+                    tail = None
+                    if is_event_stream(dict(flight.headers).get("content-type", "")):
+                        tail = req.provider.stream_error_event(str(flight.error), "upstream_error")
+                    if tail is None:
+                        return  # leave the body unterminated: the client sees a broken read
+                    await send({"type": "http.response.body", "body": tail, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+            ok = await self._guarded(relay(), receive)
+            return status if ok else 499
+        finally:
+            flight.detach()
+
+    async def _run_flight(self, rid: str, flight: Flight, req: Prepared_Request, route: Route,
+                          record: bool) -> None:
+        rec = req.record
+        url = route.url(rec.path, rec.query)
+        client = self.http()
+        loop = asyncio.get_running_loop()
+        parser = None
+        try:
+            with map_upstream_errors(route.display):
+                request = client.build_request(
+                    rec.method, url, headers=forward_request_headers(rec.headers), content=rec.body
+                )
+                self.upstream_calls += 1
+                t0 = loop.time()
+                response = await client.send(request, stream=True)
+                try:
+                    headers = relay_response_headers(
+                        (k.decode("latin-1").lower(), v.decode("latin-1"))
+                        for k, v in response.headers.raw
+                    )
+                    flight.set_head(response.status_code, headers)
+                    ct = response.headers.get("content-type", "")
+                    parser = req.provider.parser(response.status_code, ct)
+                    last = t0
+                    live = self.bus.active
+                    async for data in response.aiter_bytes():
+                        if not data:
+                            continue
+                        now = loop.time()
+                        flight.append(data, (now - last) * 1000.0)
+                        last = now
+                        events = parser.feed(data)
+                        if live and events:
+                            self.bus.publish({"type": "request.delta", "id": rid,
+                                              "events": [asdict(e) for e in events]})
+                finally:
+                    await response.aclose()
+        except ReplaydeckError as exc:
+            flight.finish(exc)
+            self._forget(flight)
+            return
+        except asyncio.CancelledError:
+            flight.finish(UpstreamError("client disconnected; upstream request cancelled", route.display))
+            self._forget(flight)
+            raise
+        except Exception as exc:  # never let a bug in a parser kill the proxy
+            flight.finish(UpstreamError(f"internal error while relaying: {exc!r}", route.display))
+            self._forget(flight)
+            return
+        flight.finish()
+        try:
+            if record and self._recordable(flight, parser):
+                tape = self._make_tape(flight, req, parser)
+                await asyncio.to_thread(self.store.put, tape)
+                flight.tape = tape
+        except Exception as exc:  # a failed write is reported, the client already has its answer
+            self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
+        finally:
+            self._forget(flight)
+
+    def _forget(self, flight: Flight) -> None:
+        if self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
+        flight.settled.set()
+
+    def _recordable(self, flight: Flight, parser: Any) -> bool:
+        if flight.error is not None:
+            return False
+        ok_status = 200 <= flight.status < 300
+        if not ok_status and not self.settings.record_errors:
+            return False
+        if parser is not None and not parser.complete():
+            return False
+        if parser is not None and ok_status and not self.settings.record_errors:
+            # a 200 stream that carried an error event is an error too
+            if getattr(parser, "stream_error", None):
+                return False
+        return True
+
+    def _make_tape(self, flight: Flight, req: Prepared_Request, parser: Any) -> Tape:
+        rec = req.record
+        summary = parser.summary().to_json() if parser is not None else {}
+        r = self.redactor
+        if req.is_json:
+            body: Any = r.json(req.body_value)
+        else:
+            body = _bytes_value(r.bytes_(rec.body))
+        chunks = tuple(
+            Chunk(r.bytes_(d), delay) for d, delay in zip(flight.chunks, flight.delays, strict=True)
+        )
+        return Tape(
+            key=req.key,
+            id=secrets.token_hex(4),
+            recorded_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            provider=req.provider.name,
+            method=rec.method,
+            route=rec.route,
+            path=rec.path,
+            query=r.query_string(rec.query),
+            request_headers=r.headers_dict(rec.headers),
+            request_body=body,
+            stream=req.want_stream,
+            status=flight.status,
+            response_headers=r.headers_dict(flight.headers),
+            chunks=chunks,
+            summary=summary,
+            model=req.provider.model(rec.path, req.body_value) or (summary.get("model") if summary else None),
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    async def _error(self, send: Any, provider: Provider, status: int, message: str, etype: str) -> None:
+        await _send_json(send, status, provider.error_body(status, message, etype),
+                         [(b"x-replaydeck-source", b"error")])
+
+    def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
+        self.bus.publish({
+            "type": "request.started", "id": rid, "method": req.record.method,
+            "route": req.record.route, "path": req.record.path, "provider": req.provider.name,
+            "model": req.provider.model(req.record.path, req.body_value), "stream": req.want_stream,
+            "key": req.key, "decision": decision, "ts": time.time(),
+        })
+
+    def _done(self, rid: str, req: Prepared_Request, log_path: str, source: str, status: int,
+              started: float, tape: Tape | None, *, error: ReplaydeckError | None = None,
+              flight: Flight | None = None) -> None:
+        duration = _ms(started)
+        if error is not None and source != "joined":
+            source_log = "error"
+        else:
+            source_log = source
+        self.log.line(method=req.record.method, path=log_path, source=source_log, status=status,
+                      duration_ms=duration, tape=tape.id if tape else None,
+                      note=str(error) if error is not None else None)
+        if self.bus.active:
+            self.bus.publish({
+                "type": "request.completed", "id": rid, "source": source, "status": status,
+                "duration_ms": duration, "tape": tape.id if tape else None,
+                "error": str(error) if error is not None else None,
+            })
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _is_stream_ct(ct: str) -> bool:
+    return is_event_stream(ct) or is_ndjson(ct)
+
+
+def _bytes_value(data: bytes) -> Any:
+    text = encode_bytes(data)
+    return text if isinstance(text, dict) else {"$text": text}
+
+
+def _wants_html(scope: dict[str, Any]) -> bool:
+    for k, v in scope["headers"]:
+        if k == b"accept":
+            return b"text/html" in v
+    return False
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return None
+        chunks.append(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(send: Any, status: int, body: bytes,
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,151 @@
+"""Turning a tape into an ASGI response, paced by the recorded delays.
+
+``prepare`` picks the variant the client needs (as recorded, converted to a
+stream, or converted to one JSON body) and pre-encodes it once; the result is
+cached on the store entry, so a hot tape costs one dict lookup per replay.
+
+Pacing uses an absolute schedule (start + sum of delays) rather than sleeping
+each gap in turn, so scheduling jitter does not accumulate over a long stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from replaydeck.models import Tape
+from replaydeck.providers.base import Provider
+from replaydeck.storage.filesystem import Entry
+from replaydeck.wire.http import is_event_stream, is_ndjson
+
+Headers = list[tuple[bytes, bytes]]
+
+_SKIP = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    status: int
+    headers: Headers  # without content-length
+    chunks: tuple[tuple[bytes, float], ...]  # (data, delay in seconds, unscaled)
+    body: bytes
+    streamed: bool
+    converted: bool
+
+
+def tape_is_stream(tape: Tape) -> bool:
+    ct = tape.content_type
+    return is_event_stream(ct) or is_ndjson(ct)
+
+
+def _headers(tape: Tape, content_type: str | None) -> Headers:
+    out: Headers = []
+    for name, value in tape.response_headers.items():
+        if name in _SKIP or (content_type is not None and name == "content-type"):
+            continue
+        out.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+    if content_type is not None:
+        out.append((b"content-type", content_type.encode("latin-1")))
+    out.append((b"x-replaydeck-source", b"tape"))
+    out.append((b"x-replaydeck-tape", tape.id.encode("latin-1", "replace")))
+    if tape.status >= 400:
+        # a recorded failure replays the same way every time: retrying is pointless
+        out.append((b"x-should-retry", b"false"))
+    return out
+
+
+def _variant(want_stream: bool | None, tape: Tape, request_body: Any) -> str:
+    if want_stream is None or want_stream == tape_is_stream(tape):
+        return "as-recorded"
+    if want_stream:
+        so = request_body.get("stream_options") if isinstance(request_body, dict) else None
+        usage = isinstance(so, dict) and bool(so.get("include_usage"))
+        return "stream+usage" if usage else "stream"
+    return "body"
+
+
+def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_body: Any) -> Prepared:
+    tape = entry.tape
+    variant = _variant(want_stream, tape, request_body)
+    cached = entry.derived.get(variant)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    prepared = None
+    if variant == "body":
+        converted = provider.to_body(tape, request_body)
+        if converted is not None:
+            status, body = converted
+            total = sum(c.delay_ms for c in tape.chunks) / 1000.0
+            prepared = Prepared(
+                status, _headers(tape, "application/json"), ((body, total),), body, False, True
+            )
+    elif variant.startswith("stream"):
+        pieces = provider.to_stream(tape, request_body)
+        if pieces is not None:
+            first = tape.chunks[0].delay_ms / 1000.0 if tape.chunks else 0.0
+            chunks = tuple((p, first if i == 0 else 0.0) for i, p in enumerate(pieces))
+            prepared = Prepared(
+                tape.status,
+                _headers(tape, provider.stream_content_type),
+                chunks,
+                b"".join(pieces),
+                True,
+                True,
+            )
+    if prepared is None:  # as recorded (also when a conversion is not possible)
+        chunks = tuple((c.data, c.delay_ms / 1000.0) for c in tape.chunks)
+        prepared = Prepared(
+            tape.status,
+            _headers(tape, None),
+            chunks,
+            b"".join(c for c, _ in chunks),
+            tape_is_stream(tape),
+            False,
+        )
+    entry.derived[variant] = prepared
+    return prepared
+
+
+async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
+    """Send a prepared reply; ``scale`` multiplies every recorded delay (0 = at once)."""
+    if scale <= 0 or not prepared.chunks:
+        body = prepared.body
+        await send(
+            {
+                "type": "http.response.start",
+                "status": prepared.status,
+                "headers": [*prepared.headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    due = start
+    chunks = prepared.chunks
+    if prepared.streamed:
+        # a streaming upstream sends its headers at once and the tokens later
+        await send({"type": "http.response.start", "status": prepared.status, "headers": prepared.headers})
+        started = True
+    else:
+        started = False
+    for data, delay in chunks:
+        due += delay * scale
+        wait = due - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if not started:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": prepared.status,
+                    "headers": [
+                        *prepared.headers,
+                        (b"content-length", str(len(prepared.body)).encode()),
+                    ],
+                }
+            )
+            started = True
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,110 @@
+"""Secret removal, applied before anything touches a tape, a log or the dashboard (pure).
+
+Rules:
+1. Secret headers (credentials, cookies, org ids) are dropped from what is stored.
+2. Key-like query parameters keep their name but their value becomes ``REDACTED``.
+3. Strings in bodies that look like provider API keys, and the user's extra
+   patterns, are replaced by ``REDACTED``. Matching is by value shape, not by
+   position, so a key pasted into a prompt is caught too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "openai-organization",
+        "openai-project",
+        "x-auth-token",
+        "x-amz-security-token",
+    }
+)
+
+SECRET_QUERY = frozenset(
+    {"key", "api_key", "apikey", "api-key", "access_token", "token", "auth", "sig", "signature"}
+)
+
+# Shapes of real provider keys: OpenAI sk-/sk-proj-, Anthropic sk-ant-, Google AIza,
+# bearer tokens in text, and generic "secret-looking" long tokens after key= in text.
+KEY_PATTERNS = (
+    r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}",
+    r"AIza[0-9A-Za-z_\-]{30,}",
+    r"(?:[Bb]earer|BEARER)\s+[A-Za-z0-9._\-]{16,}",
+)
+
+MASK = "REDACTED"
+
+
+class Redactor:
+    def __init__(
+        self,
+        extra_headers: Iterable[str] = (),
+        extra_query: Iterable[str] = (),
+        extra_patterns: Iterable[str] = (),
+    ) -> None:
+        self.headers = SECRET_HEADERS | {h.lower() for h in extra_headers}
+        self.query = SECRET_QUERY | {q.lower() for q in extra_query}
+        self.pattern = re.compile("|".join(f"(?:{p})" for p in (*KEY_PATTERNS, *extra_patterns)))
+
+    def is_secret_header(self, name: str) -> bool:
+        return name.lower() in self.headers
+
+    def headers_dict(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Stored form of headers: secrets dropped, names lower-case, repeats joined."""
+        out: dict[str, str] = {}
+        for name, value in headers:
+            name = name.lower()
+            if name in self.headers:
+                continue
+            value = self.text(value)
+            out[name] = f"{out[name]}, {value}" if name in out else value
+        return out
+
+    def masked_headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Display form: secret headers shown as present but masked."""
+        out: dict[str, str] = {}
+        for name, value in headers:
+            name = name.lower()
+            out[name] = MASK if name in self.headers else self.text(value)
+        return out
+
+    def query_string(self, query: str) -> str:
+        if not query:
+            return ""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if not any(k.lower() in self.query for k, _ in pairs) and not self.pattern.search(query):
+            return query
+        return urlencode(
+            [(k, MASK if k.lower() in self.query else self.text(v)) for k, v in pairs]
+        )
+
+    def text(self, value: str) -> str:
+        return self.pattern.sub(MASK, value) if value else value
+
+    def json(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.json(v) for k, v in value.items()}
+        return value
+
+    def bytes_(self, data: bytes) -> bytes:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+        new = self.text(text)
+        return data if new == text else new.encode("utf-8")

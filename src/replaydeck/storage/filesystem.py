@@ -1,0 +1,132 @@
+"""The filesystem tape store: one JSON file per key, ``<tapes-dir>/<key>.json``.
+
+Rules:
+1. Writes are atomic: a temp file in the same directory, flushed and fsynced,
+   then ``os.replace``; a reader sees the old tape or the new one, never half.
+2. Reads are cached by key with the file's (mtime, size, inode) as validator;
+   one ``stat`` per lookup keeps the cache correct when a file is edited,
+   replaced or deleted behind our back (deleting a tape takes effect at once).
+3. Nothing is read at start-up: the store scales to any number of tapes, and a
+   lookup costs the same with ten tapes or a hundred thousand.
+4. Derived data (pre-encoded replies, conversions) hangs off the cache entry, so
+   it is dropped with the tape when the file changes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from replaydeck.models import Tape
+from replaydeck.storage.format import dump_tape, load_tape
+
+
+@dataclass(slots=True)
+class Entry:
+    tape: Tape
+    validator: tuple[int, int, int]
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+class TapeStore:
+    def __init__(self, root: Path, cache_size: int = 4096) -> None:
+        self.root = Path(root)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Entry] = OrderedDict()
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def get_entry(self, key: str) -> Entry | None:
+        """The cached entry for a key, or None when no tape file exists.
+
+        Raises TapeCorrupt / TapeVersionError for a file that cannot be used.
+        """
+        path = self.path(key)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._cache.pop(key, None)
+            return None
+        validator = (st.st_mtime_ns, st.st_size, st.st_ino)
+        entry = self._cache.get(key)
+        if entry is not None and entry.validator == validator:
+            self._cache.move_to_end(key)
+            return entry
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            self._cache.pop(key, None)
+            return None
+        tape = load_tape(raw, path=str(path))
+        entry = Entry(tape, validator)
+        if self.cache_size:
+            self._cache[key] = entry
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return entry
+
+    def get(self, key: str) -> Tape | None:
+        entry = self.get_entry(key)
+        return entry.tape if entry else None
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put(self, tape: Tape) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = dump_tape(tape)
+        final = self.path(tape.key)
+        fd, tmp = tempfile.mkstemp(prefix=f".{tape.key[:16]}.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        self._cache.pop(tape.key, None)
+        return final
+
+    def delete(self, key: str) -> bool:
+        self._cache.pop(key, None)
+        try:
+            self.path(key).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def keys(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as it:
+            for entry in it:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    yield name[:-5]
+
+    def recent_keys(self, limit: int) -> list[str]:
+        """Keys of the most recently written tapes first (for miss explanations)."""
+        if not self.root.is_dir():
+            return []
+        items: list[tuple[float, str]] = []
+        with os.scandir(self.root) as it:
+            for entry in it:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    try:
+                        items.append((entry.stat().st_mtime, name[:-5]))
+                    except FileNotFoundError:
+                        continue
+        items.sort(reverse=True)
+        return [k for _, k in items[:limit]]

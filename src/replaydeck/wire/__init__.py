@@ -1,0 +1,6 @@
+"""Sans-IO wire codecs: feed bytes, get events. Nothing here imports asyncio or httpx."""
+
+from replaydeck.wire.ndjson import NDJSONDecoder
+from replaydeck.wire.sse import SSEDecoder, SSEEvent, encode_event
+
+__all__ = ["NDJSONDecoder", "SSEDecoder", "SSEEvent", "encode_event"]
