@@ -56,6 +56,8 @@ from replaydeck.wire.http import (
 )
 
 CONTROL_PREFIX = "/__replaydeck"
+#: chunks carried by one completed event (a longer stream is cut for the dashboard only)
+MAX_EVENT_CHUNKS = 5000
 
 _ids = itertools.count(1)
 
@@ -350,8 +352,11 @@ class ProxyApp:
         await flight.wait_head()
         if flight.head_ready:
             recorded_stream = _is_stream_ct(dict(flight.headers).get("content-type", ""))
-        if req.want_stream is not None and recorded_stream is not None and req.want_stream != recorded_stream:
-            # the other framing: wait for the recording, then replay it converted
+        other_framing = (req.want_stream is not None and recorded_stream is not None
+                         and req.want_stream != recorded_stream)
+        if other_framing or flight.finished:
+            # the other framing, or a response already complete: wait for the recording
+            # (a file write), then replay it like any tape
             await flight.settled.wait()
             entry = self.store.get_entry(req.key)
             if entry is not None:
@@ -515,30 +520,63 @@ class ProxyApp:
                          [(b"x-replaydeck-source", b"error")])
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
+        rec = req.record
+        r = self.redactor
         self.bus.publish({
-            "type": "request.started", "id": rid, "method": req.record.method,
-            "route": req.record.route, "path": req.record.path, "provider": req.provider.name,
-            "model": req.provider.model(req.record.path, req.body_value), "stream": req.want_stream,
-            "key": req.key, "decision": decision, "ts": time.time(),
+            "type": "request.started", "id": rid, "ts": time.time(), "method": rec.method,
+            "route": rec.route, "path": rec.path, "query": r.query_string(rec.query),
+            "provider": req.provider.name, "model": req.provider.model(rec.path, req.body_value),
+            "stream": req.want_stream, "key": req.key, "decision": decision,
+            "upstream": route.display,
+            "request_headers": r.masked_headers(rec.headers),
+            "request_body": r.json(req.body_value) if req.is_json else _bytes_value(r.bytes_(rec.body)),
         })
 
     def _done(self, rid: str, req: Prepared_Request, log_path: str, source: str, status: int,
               started: float, tape: Tape | None, *, error: ReplaydeckError | None = None,
               flight: Flight | None = None) -> None:
         duration = _ms(started)
-        if error is not None and source != "joined":
-            source_log = "error"
-        else:
-            source_log = source
+        source_log = "error" if error is not None and source != "joined" else source
         self.log.line(method=req.record.method, path=log_path, source=source_log, status=status,
                       duration_ms=duration, tape=tape.id if tape else None,
                       note=str(error) if error is not None else None)
         if self.bus.active:
-            self.bus.publish({
-                "type": "request.completed", "id": rid, "source": source, "status": status,
-                "duration_ms": duration, "tape": tape.id if tape else None,
-                "error": str(error) if error is not None else None,
-            })
+            self.bus.publish(self._completed_event(rid, req, source, status, duration, tape,
+                                                   error, flight))
+
+    def _completed_event(self, rid: str, req: Prepared_Request, source: str, status: int,
+                         duration: float, tape: Tape | None, error: ReplaydeckError | None,
+                         flight: Flight | None) -> dict[str, Any]:
+        """Everything the dashboard and history show about a finished request (redacted)."""
+        r = self.redactor
+        summary: dict[str, Any] = {}
+        chunks: list[dict[str, Any]] = []
+        headers: dict[str, str] = {}
+        scale = self.runtime.timing.scale
+        if tape is not None:
+            summary = tape.summary or self.registry.get(tape.provider).summarize_tape(tape).to_json()
+            chunks = [{"c": encode_bytes(c.data), "d": round(c.delay_ms * scale, 3)}
+                      for c in tape.chunks[:MAX_EVENT_CHUNKS]]
+            headers = dict(tape.response_headers)
+        elif flight is not None:
+            if flight.tape is not None:
+                summary = flight.tape.summary
+            elif flight.head_ready and flight.chunks:
+                parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
+                for data in flight.chunks:
+                    parser.feed(data)
+                summary = parser.summary().to_json()
+            chunks = [{"c": encode_bytes(r.bytes_(d)), "d": round(ms, 3)}
+                      for d, ms in zip(flight.chunks[:MAX_EVENT_CHUNKS], flight.delays, strict=False)]
+            headers = r.headers_dict(flight.headers)
+        ttfb = chunks[0]["d"] if chunks else None
+        return {
+            "type": "request.completed", "id": rid, "ts": time.time(), "source": source,
+            "status": status, "duration_ms": round(duration, 3), "ttfb_ms": ttfb,
+            "tape": tape.id if tape else (flight.tape.id if flight and flight.tape else None),
+            "key": req.key, "summary": summary, "response_headers": headers, "chunks": chunks,
+            "error": str(error) if error is not None else None,
+        }
 
 
 def _ms(started: float) -> float:
