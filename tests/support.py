@@ -71,4 +71,4 @@ def proxy(tmp: Path, **kw: Any) -> Iterator[Any]:
 
 def tape_files(tmp: Path) -> list[Path]:
     d = tmp / "tapes"
-    return sorted(d.glob("*.json")) if d.exists() else []
+    return sorted(p for p in d.glob("*.json") if not p.name.startswith(".")) if d.exists() else []

@@ -154,6 +154,10 @@ class Settings(BaseModel):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     read_timeout: float = Field(600.0, gt=0, description="Seconds between upstream bytes.")
     tape_cache_size: int = Field(4096, ge=0, description="Parsed tapes kept in memory.")
+    sequence: bool = Field(
+        False,
+        description="Record repeated identical requests as an ordered series; replay in order.",
+    )
     record_reason: str = Field("default", description="Which layer chose the record mode.")
 
     @field_validator("timing", mode="before")
