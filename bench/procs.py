@@ -103,6 +103,11 @@ class Proc:
                 continue
         self._fh.close()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time this process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         text = Path(f"/proc/{self.pid}/status").read_text()
         m = re.search(r"VmRSS:\s+(\d+) kB", text)

@@ -88,6 +88,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         rd, lim = sp["p50_us"]["replaydeck"], sp["p50_us"]["limit-uvicorn"]
         add("replay p50, c=1 (vs bare uvicorn)", fmt(rd, "us"), fmt(lim, "us"), fmt(rd / lim, "x"),
             "<= 1.15 x", rd / lim <= 1.15)
+        rd, lim = sp["server_cpu_us"]["replaydeck"], sp["server_cpu_us"]["limit-uvicorn"]
+        add("  server CPU per request, c=1", fmt(rd, "us"), fmt(lim, "us"), fmt(rd / lim, "x"),
+            "-", None)
         add("  replay p99, c=1", fmt(sp["p99_us"]["replaydeck"], "us"),
             fmt(sp["p99_us"]["limit-uvicorn"], "us"), "-", "-", None)
     ps = r.get("passthrough")

@@ -144,7 +144,7 @@ class Bench:
 
     def replay_speed(self) -> dict[str, Any]:
         plan = self.plan
-        with self.replaydeck("replay", "replay-only") as (_, rd_port):
+        with self.replaydeck("replay", "replay-only") as (rd_proc, rd_port):
             ref = client.one(rd_port, self.ns_request)
             body_file = self.work / "limit-body.bin"
             body_file.write_bytes(bytes(ref.body))
@@ -154,16 +154,19 @@ class Bench:
                 "headers": [[k, v] for k, v in ref.headers
                             if k.lower() not in ("content-length", "date", "server")]}))
             targets = {"replaydeck": rd_port}
+            pids = {"replaydeck": rd_proc}
             lp = procs.free_port()
             limit = self.start("limit-uvicorn", procs.server_cmd("limit", lp, "--reply", str(spec)))
             procs.wait_port(lp, 30, limit)
             targets["limit-uvicorn"] = lp
+            pids["limit-uvicorn"] = limit
             if self.node and shutil.which("node"):
                 npt = procs.free_port()
                 node = self.start("limit-node", ["node", str(procs.BENCH / "limit_node.js"),
                                                  str(npt), str(spec)])
                 procs.wait_port(npt, 30, node)
                 targets["limit-node"] = npt
+                pids["limit-node"] = node
             for name, port in targets.items():  # same bytes from every target
                 got = client.one(port, self.ns_request)
                 if got.status != 200 or bytes(got.body) != bytes(ref.body):
@@ -173,6 +176,7 @@ class Bench:
             rps: dict[str, list[float]] = {t: [] for t in targets}
             p50: dict[str, list[float]] = {t: [] for t in targets}
             p99: dict[str, list[float]] = {t: [] for t in targets}
+            cpu: dict[str, list[float]] = {t: [] for t in targets}
             errors = 0
             for _ in range(plan.rounds):
                 for name, port in targets.items():
@@ -180,7 +184,9 @@ class Bench:
                     rps[name].append(w["rps"])
                     errors += w["non2xx"] + w["socket_errors"]
                 for name, port in targets.items():
+                    c0 = pids[name].cpu_seconds()
                     lat = client.latencies(port, self.ns_request, plan.n_latency, 30)
+                    cpu[name].append((pids[name].cpu_seconds() - c0) / len(lat) * 1e6)
                     p50[name].append(pct(lat, 0.5))
                     p99[name].append(pct(lat, 0.99))
             for p in list(self.procs):
@@ -191,6 +197,7 @@ class Bench:
             "rps_c32": {t: med(v) for t, v in rps.items()},
             "p50_us": {t: med(v) for t, v in p50.items()},
             "p99_us": {t: med(v) for t, v in p99.items()},
+            "server_cpu_us": {t: med(v) for t, v in cpu.items()},
             "rounds": {"rps_c32": rps, "p50_us": p50},
         }
 
