@@ -394,7 +394,7 @@ class ProxyApp:
             name=f"replaydeck-upstream-{rid}",
         )
         source = "upstream" if record else "passthrough"
-        status = await self.follow(flight, req, receive, send, route)
+        status = await self.follow(flight, req, receive, send, route, source)
         self._done(rid, req, log_path, source, status, started, None,
                    error=flight.error, flight=flight)
 
@@ -420,7 +420,7 @@ class ProxyApp:
         self._done(rid, req, log_path, "joined", status, started, None, error=flight.error, flight=flight)
 
     async def follow(self, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
-                     route: Route) -> int:
+                     route: Route, source: str = "upstream") -> int:
         """Relay a flight to this client as it arrives. Returns the status sent."""
         flight.attach()
         try:
@@ -438,7 +438,7 @@ class ProxyApp:
                     return
                 status = flight.status
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in flight.headers]
-                headers.append((b"x-replaydeck-source", b"upstream"))
+                headers.append((b"x-replaydeck-source", source.encode()))
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -539,7 +539,7 @@ class ProxyApp:
                    sequence: int = 0) -> Tape:
         rec = req.record
         summary = parser.summary().to_json() if parser is not None else {}
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         if req.is_json:
             body: Any = r.json(req.body_value)
         else:
@@ -562,7 +562,7 @@ class ProxyApp:
             status=flight.status,
             response_headers=r.headers_dict(flight.headers),
             chunks=chunks,
-            summary=summary,
+            summary=r.json(summary),
             model=req.provider.model(rec.path, req.body_value) or (summary.get("model") if summary else None),
             sequence=sequence,
         )
@@ -575,7 +575,7 @@ class ProxyApp:
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
         rec = req.record
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         self.bus.publish({
             "type": "request.started", "id": rid, "ts": time.time(), "method": rec.method,
             "route": rec.route, "path": rec.path, "query": r.query_string(rec.query),
@@ -602,7 +602,7 @@ class ProxyApp:
                          duration: float, tape: Tape | None, error: ReplaydeckError | None,
                          flight: Flight | None) -> dict[str, Any]:
         """Everything the dashboard and history show about a finished request (redacted)."""
-        r = self.redactor
+        r = self.redactor.for_request(req.record.headers, req.record.query)
         summary: dict[str, Any] = {}
         chunks: list[dict[str, Any]] = []
         headers: dict[str, str] = {}
