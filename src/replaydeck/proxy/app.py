@@ -132,6 +132,10 @@ class ProxyApp:
             self.store.usage.flush()
         except OSError as exc:
             self.log.warn(f"could not save tape usage: {exc}")
+        pending = [f for f in self.flights.values() if f.task is not None and not f.task.done()]
+        if pending:
+            # let recordings whose clients are served finish their write; a stuck one is cut
+            await asyncio.wait([f.task for f in pending if f.task is not None], timeout=5)
         for flight in list(self.flights.values()):
             if flight.task is not None:
                 flight.task.cancel()
