@@ -42,7 +42,7 @@ from replaydeck.matching import (
 from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
-from replaydeck.proxy.replay import prepare, send_prepared, tape_is_stream
+from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
