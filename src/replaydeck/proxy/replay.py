@@ -55,8 +55,16 @@ def _headers(tape: Tape, content_type: str | None) -> Headers:
     return out
 
 
-def _variant(want_stream: bool | None, tape: Tape, request_body: Any) -> str:
-    if want_stream is None or want_stream == tape_is_stream(tape):
+def _recorded_stream(entry: Entry) -> bool:
+    """tape_is_stream, computed once per cache entry (it parses the content type)."""
+    recorded = entry.derived.get("is-stream")
+    if recorded is None:
+        recorded = entry.derived["is-stream"] = tape_is_stream(entry.tape)
+    return bool(recorded)
+
+
+def _variant(want_stream: bool | None, entry: Entry, request_body: Any) -> str:
+    if want_stream is None or want_stream == _recorded_stream(entry):
         return "as-recorded"
     if want_stream:
         so = request_body.get("stream_options") if isinstance(request_body, dict) else None
@@ -67,7 +75,7 @@ def _variant(want_stream: bool | None, tape: Tape, request_body: Any) -> str:
 
 def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_body: Any) -> Prepared:
     tape = entry.tape
-    variant = _variant(want_stream, tape, request_body)
+    variant = _variant(want_stream, entry, request_body)
     cached = entry.derived.get(variant)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -100,7 +108,7 @@ def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_
             _headers(tape, None),
             chunks,
             b"".join(c for c, _ in chunks),
-            tape_is_stream(tape),
+            _recorded_stream(entry),
             False,
         )
     entry.derived[variant] = prepared
