@@ -254,7 +254,7 @@ class ProxyApp:
             assert entry is not None
             tape = entry.tape
             self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
-            await self.replay(entry, req, receive, send)
+            await self.replay(entry, req, receive, send, arrived=started)
             self._done(rid, req, log_path, "tape", tape.status, started, tape)
         elif isinstance(decision, Miss):
             status = await self.miss(req, send)
@@ -306,13 +306,16 @@ class ProxyApp:
 
     # ------------------------------------------------------------ replay
 
-    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any) -> None:
+    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any,
+                     arrived: float | None = None) -> None:
+        """``arrived``: perf_counter when the request came in; the recorded TTFB counts
+        from there, so our own parsing and lookup do not add to it."""
         prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
         scale = self.runtime.timing.scale
         if scale <= 0:
             await send_prepared(prepared, send, 0.0)
             return
-        await self._guarded(send_prepared(prepared, send, scale), receive)
+        await self._guarded(send_prepared(prepared, send, scale, arrived), receive)
 
     async def _guarded(self, coro: Any, receive: Any) -> bool:
         """Run a long response while watching for the client going away.

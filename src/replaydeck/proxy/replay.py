@@ -116,8 +116,11 @@ def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_
     return prepared
 
 
-async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
-    """Send a prepared reply; ``scale`` multiplies every recorded delay (0 = at once)."""
+async def send_prepared(prepared: Prepared, send: Any, scale: float,
+                        start: float | None = None) -> None:
+    """Send a prepared reply; ``scale`` multiplies every recorded delay (0 = at once).
+
+    ``start`` (perf_counter) anchors the schedule, e.g. at the request's arrival."""
     if scale <= 0 or not prepared.chunks:
         body = prepared.body
         await send(
@@ -132,7 +135,7 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
     # the schedule runs on perf_counter: uvloop's loop.time() is cached per loop
     # iteration and ticks in whole ms, which made every chunk up to ~1 ms late
     clock = time.perf_counter
-    due = clock()
+    due = clock() if start is None else start
     chunks = prepared.chunks
     if prepared.streamed:
         # a streaming upstream sends its headers at once and the tokens later
