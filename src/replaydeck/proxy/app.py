@@ -18,9 +18,8 @@ import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from replaydeck import _aio
@@ -43,7 +42,7 @@ from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
-from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
+from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors, preload
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -54,6 +53,9 @@ from replaydeck.wire.http import (
     is_ndjson,
     relay_response_headers,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 CONTROL_PREFIX = "/__replaydeck"
 #: chunks carried by one completed event (a longer stream is cut for the dashboard only)
@@ -168,6 +170,8 @@ class ProxyApp:
             if msg["type"] == "lifespan.startup":
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
+                # the upstream client's imports, off the start-up path (see upstream.py)
+                _aio.create_task(asyncio.to_thread(preload), name="replaydeck-preload")
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
