@@ -26,6 +26,7 @@ from replaydeck.providers.base import (
     ResponseParser,
     Summary,
     ToolCall,
+    error_of,
     parse_arguments,
 )
 from replaydeck.wire.http import is_event_stream
@@ -217,8 +218,7 @@ class OpenAIChat(Provider):
         if not isinstance(data, dict):
             return Summary()
         if status >= 400 or "error" in data:
-            err = data.get("error") if isinstance(data.get("error"), dict) else {"message": str(data)}
-            return Summary(error={"status": status, **err})
+            return Summary(error={"status": status, **error_of(data)})
         return summarize_completion(data)
 
     def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
@@ -254,7 +254,7 @@ def _frame(obj: dict[str, Any]) -> bytes:
 
 
 def completion_to_chunks(body: dict[str, Any], include_usage: bool) -> list[bytes]:
-    base = {
+    base: dict[str, Any] = {
         k: body[k]
         for k in ("id", "object", "created", "model", "service_tier", "system_fingerprint")
         if k in body
