@@ -10,6 +10,7 @@ proxy (which must not): the SDK's parsed result is the same all three times.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -46,7 +47,16 @@ class Env:
     tapes: Path
 
     def tapes_json(self) -> list[dict[str, Any]]:
-        return [orjson.loads(p.read_bytes()) for p in sorted(self.tapes.glob("*.json"))]
+        found = [orjson.loads(p.read_bytes()) for p in sorted(self.tapes.glob("*.json"))]
+        return [t for t in found if isinstance(t, dict) and "request" in t]
+
+    def settle(self, prompt: str) -> None:
+        """Wait for the recording of ``prompt`` to reach disk: the recorder writes the
+        tape after the client has its answer, and the replaying proxy reads the disk."""
+        deadline = time.monotonic() + 10
+        while not any(prompt in orjson.dumps(t["request"]).decode() for t in self.tapes_json()):
+            assert time.monotonic() < deadline, f"no tape recorded for {prompt!r}"
+            time.sleep(0.01)
 
     def tape_for(self, prompt: str) -> dict[str, Any]:
         found = [t for t in self.tapes_json() if prompt in orjson.dumps(t["request"]).decode()]
@@ -93,6 +103,7 @@ def test_record_then_replay_equals_direct(env: Env, sdk: str, tools: bool, strea
     calls = len(env.fake.calls)
     recorded = ask(sdk, base_url(sdk, env.record, True), prompt, tools, stream)
     assert len(env.fake.calls) == calls + 1
+    env.settle(prompt)
     replayed = ask(sdk, base_url(sdk, env.replay, True), prompt, tools, stream)
     assert len(env.fake.calls) == calls + 1
     assert recorded == direct
@@ -109,6 +120,7 @@ def test_cross_framing_replay(env: Env, sdk: str, tools: bool, first: str) -> No
     """Recorded in one framing, replayed (replay-only) in the other: same parsed result."""
     prompt = f"cross {sdk} tools={tools} first={first}"
     recorded = ask(sdk, base_url(sdk, env.record, True), prompt, tools, first == "stream")
+    env.settle(prompt)
     converted = ask(sdk, base_url(sdk, env.replay, True), prompt, tools, first != "stream")
     assert converted == recorded
     assert converted.text or converted.tool_calls
@@ -125,6 +137,7 @@ def test_embeddings_record_and_replay(env: Env, encoding: str) -> None:
     direct = embed(env.upstream)
     assert direct[0] == [[1.0, 2.0, 3.0]]
     assert embed(env.record) == direct
+    env.settle(f'"encoding_format":"{encoding}"')
     assert embed(env.replay) == direct
     [tape] = [t for t in env.tapes_json() if t["meta"]["provider"] == "openai-embeddings"
               and t["request"]["body"].get("encoding_format") == encoding]
@@ -141,8 +154,10 @@ def test_gemini_query_key_never_stored_and_shares_the_tape(env: Env) -> None:
         r = h.post(f"{env.record}{path}:streamGenerateContent?alt=sse&key={GOOGLE_KEY}", json=body)
         assert r.status_code == 200 and r.headers["x-replaydeck-source"] == "upstream"
         assert env.fake.calls[-1]["query"] == f"alt=sse&key={GOOGLE_KEY}"
+        env.settle("query key")
         plain = h.post(f"{env.replay}{path}:generateContent?key=another", json=body)
-    assert plain.status_code == 200 and plain.headers["x-replaydeck-source"] == "tape"
+    assert plain.status_code == 200, plain.text
+    assert plain.headers["x-replaydeck-source"] == "tape"
     assert plain.headers["content-type"] == "application/json"
     assert plain.json()["candidates"][0]["content"]["parts"] == [{"text": "Hello there!"}]
     tape = env.tape_for("query key")
