@@ -190,7 +190,8 @@ class Gemini(Provider):
         if status >= 400 or err is not None:
             if err is None:
                 return super().summarize_body(status, content_type, body)
-            return Summary(error={"status": status, **err})
+            # Google's own "status" is the gRPC name; the summary's "status" is HTTP
+            return Summary(error={**err, "grpc_status": err.get("status"), "status": status})
         if isinstance(data, list):  # the JSON-array stream
             acc = GeminiAccumulator()
             acc.add(None, data)
