@@ -27,13 +27,10 @@ def build_app(settings: Settings) -> ProxyApp:
     app = ProxyApp(settings)
     dashboard = None
     if settings.ui:
-        try:
-            from replaydeck.dashboard import build_dashboard  # type: ignore[attr-defined]
-        except ImportError:
-            build_dashboard = None
-        if build_dashboard is not None:
-            dashboard = build_dashboard(app, settings)
-    app.control = ControlApp(app, settings.host, dashboard)
+        from replaydeck.dashboard import build_dashboard  # starlette loads only with the UI
+
+        dashboard = build_dashboard(app, settings)
+    app.control = ControlApp(app, settings.host, dashboard, settings.dashboard_token)
     return app
 
 

@@ -154,6 +154,20 @@ class Settings(BaseModel):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     read_timeout: float = Field(600.0, gt=0, description="Seconds between upstream bytes.")
     tape_cache_size: int = Field(4096, ge=0, description="Parsed tapes kept in memory.")
+    history_path: Path = Field(
+        Path(".replaydeck/history.db"),
+        description="SQLite file keeping the dashboard's request history across restarts.",
+    )
+    history_max_entries: int = Field(
+        10000, ge=0, description="Requests kept in the history (oldest dropped; 0 = no history)."
+    )
+    history_max_days: float = Field(30.0, gt=0, description="Days a request stays in the history.")
+    dashboard_token: str | None = Field(
+        None,
+        min_length=16,
+        description="Token the dashboard asks for when bound to a non-loopback address "
+        "(a random one is made and printed when unset).",
+    )
     record_reason: str = Field("default", description="Which layer chose the record mode.")
 
     @field_validator("timing", mode="before")

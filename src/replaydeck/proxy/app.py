@@ -117,6 +117,10 @@ class ProxyApp:
         self.flights: dict[str, Flight] = {}
         self.client: httpx.AsyncClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
+        #: objects with async start()/stop(), run with the server's lifespan (history writer)
+        self.services: list[Any] = []
+        #: tape keys marked for re-recording: in auto mode the next match goes upstream
+        self.rerecord: set[str] = set()
         self.upstream_calls = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -156,8 +160,12 @@ class ProxyApp:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                for service in self.services:
+                    await service.start()
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
+                for service in reversed(self.services):
+                    await service.stop()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -237,6 +245,8 @@ class ProxyApp:
             await self.handle_forward(rid, req, route, receive, send, decision.record, log_path, started)
 
     def lookup(self, req: Prepared_Request) -> Entry | None:
+        if req.key in self.rerecord and self.runtime.mode is Mode.AUTO:
+            return None  # marked in the dashboard: record it again (the put replaces the file)
         entry = self.store.get_entry(req.key)
         if entry is None and req.is_json:
             # tapes written by playingpack live under its body-only hash
@@ -428,7 +438,7 @@ class ProxyApp:
                     ct = response.headers.get("content-type", "")
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
-                    live = self.bus.active
+                    live = self.bus.wants("request.delta")  # a browser is watching
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
@@ -458,6 +468,7 @@ class ProxyApp:
             if record and self._recordable(flight, parser):
                 tape = self._make_tape(flight, req, parser)
                 await asyncio.to_thread(self.store.put, tape)
+                self.rerecord.discard(req.key)
                 flight.tape = tape
         except Exception as exc:  # a failed write is reported, the client already has its answer
             self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
