@@ -73,7 +73,7 @@ def build_dashboard(proxy: Any, settings: Settings) -> Any:
         Route(API + "/tapes/{key}/rerecord", api.unmark_rerecord, methods=["DELETE"]),
         Route(API + "/settings", api.get_settings, methods=["GET"]),
         Route(API + "/settings", api.update_settings, methods=["PATCH"]),
-        WebSocketRoute(API + "/events", LiveEvents(proxy, recorder)),
+        WebSocketRoute(API + "/events", LiveEvents(proxy, recorder).endpoint),
         Mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

@@ -33,7 +33,7 @@ class LiveEvents:
         self.proxy = proxy
         self.recorder = recorder
 
-    async def __call__(self, ws: WebSocket) -> None:
+    async def endpoint(self, ws: WebSocket) -> None:
         await ws.accept()
         sub = self.proxy.bus.subscribe(QUEUE)
         rt = self.proxy.runtime
