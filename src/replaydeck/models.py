@@ -57,6 +57,7 @@ class Tape:
     summary: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
     version: int = 1
+    sequence: int = 0  # position in a series of recordings of the same key (--sequence)
     legacy: str | None = None  # set when read from another tool's format
 
     @property

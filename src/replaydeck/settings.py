@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from replaydeck.errors import ConfigError
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     """What happens when a request arrives."""
 
     AUTO = "auto"  # replay a tape when one matches, otherwise forward upstream and record
@@ -154,6 +154,10 @@ class Settings(BaseModel):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
     read_timeout: float = Field(600.0, gt=0, description="Seconds between upstream bytes.")
     tape_cache_size: int = Field(4096, ge=0, description="Parsed tapes kept in memory.")
+    sequence: bool = Field(
+        False,
+        description="Record repeated identical requests as an ordered series; replay in order.",
+    )
     history_path: Path = Field(
         Path(".replaydeck/history.db"),
         description="SQLite file keeping the dashboard's request history across restarts.",

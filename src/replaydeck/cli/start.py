@@ -54,6 +54,8 @@ def banner(settings: Settings, url: str) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
               help="Per-request log format (text).")
 @click.option("--record-errors", is_flag=True, default=None, help="Also record 4xx/5xx responses.")
+@click.option("--sequence", is_flag=True, default=None,
+              help="Record repeated identical requests as a series and replay them in order.")
 def start(**opts: Any) -> None:
     """Start the recording/replaying proxy."""
     flags: dict[str, Any] = {
@@ -66,6 +68,7 @@ def start(**opts: Any) -> None:
         "quiet": opts["quiet"],
         "log_format": opts["log_format"],
         "record_errors": opts["record_errors"],
+        "sequence": opts["sequence"],
         "ui": False if opts["no_ui"] else None,
     }
     try:

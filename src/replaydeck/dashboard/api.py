@@ -164,6 +164,7 @@ class Api:
         keys = store.recent_keys(1_000_000)
         rows: list[dict[str, Any]] = []
         matched = 0
+        usage = shapes.usage_map(store)
         for key in keys:
             try:
                 tape = store.get(key)
@@ -172,7 +173,7 @@ class Api:
                 continue
             if tape is None:
                 continue
-            row = shapes.tape_row(tape, key, size, store, key in self.proxy.rerecord)
+            row = shapes.tape_row(tape, key, size, usage, key in self.proxy.rerecord)
             if q and q.lower() not in orjson.dumps(row).decode().lower():
                 continue
             matched += 1
@@ -203,7 +204,8 @@ class Api:
         summary = tape.summary or self.proxy.registry.get(tape.provider).summarize_tape(tape).to_json()
         detail = shapes.tape_detail(tape, key, summary)
         detail["rerecord"] = key in self.proxy.rerecord
-        detail["hits"], detail["last_used"] = shapes.tape_usage(self.proxy.store, key)
+        detail["hits"], detail["last_used"] = shapes.tape_usage(
+            await asyncio.to_thread(shapes.usage_map, self.proxy.store), key)
         return json_response(detail)
 
     async def delete_tape(self, request: Request) -> Response:

@@ -68,24 +68,30 @@ def recorded_ts(text: str) -> float | None:
         return None
 
 
-def tape_usage(store: Any, key: str) -> tuple[int | None, Any]:
-    """(hits, last used) when the store keeps usage counters, else (None, None)."""
+def usage_map(store: Any) -> dict[str, Any] | None:
+    """Every tape's usage counters when the store keeps them (one file read), else None."""
     usage = getattr(store, "usage", None)
-    if not callable(usage):
-        return None, None
+    if usage is None or not hasattr(usage, "all"):
+        return None
     try:
-        u = usage(key)
-    except Exception:  # counters are a nicety; a failure must not break the list
+        return dict(usage.all())
+    except Exception:  # counters are a nicety; a failure must not break the tape list
+        return None
+
+
+def tape_usage(usage: dict[str, Any] | None, key: str) -> tuple[int | None, float | None]:
+    """(hits, last used as unix seconds); (None, None) without counters, (0, None) unused."""
+    if usage is None:
         return None, None
+    u = usage.get(key)
     if u is None:
         return 0, None
-    if isinstance(u, dict):
-        return u.get("hits"), u.get("last_used")
     return getattr(u, "hits", None), getattr(u, "last_used", None)
 
 
-def tape_row(tape: Tape, key: str, size: int, store: Any, marked: bool) -> dict[str, Any]:
-    hits, last = tape_usage(store, key)
+def tape_row(tape: Tape, key: str, size: int, usage: dict[str, Any] | None,
+             marked: bool) -> dict[str, Any]:
+    hits, last = tape_usage(usage, key)
     summary = tape.summary or {}
     return {
         "key": key, "id": tape.id, "provider": tape.provider, "method": tape.method,

@@ -42,7 +42,7 @@ from replaydeck.matching import (
 from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
-from replaydeck.proxy.replay import prepare, send_prepared, tape_is_stream
+from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
@@ -115,6 +115,7 @@ class ProxyApp:
         self.volatile = tuple(settings.volatile_fields)
         self.key_headers = tuple(settings.key_headers)
         self.flights: dict[str, Flight] = {}
+        self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: httpx.AsyncClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
         #: objects with async start()/stop(), run with the server's lifespan (history writer)
@@ -131,6 +132,14 @@ class ProxyApp:
         return self.client
 
     async def aclose(self) -> None:
+        try:
+            self.store.usage.flush()
+        except OSError as exc:
+            self.log.warn(f"could not save tape usage: {exc}")
+        pending = [f for f in self.flights.values() if f.task is not None and not f.task.done()]
+        if pending:
+            # let recordings whose clients are served finish their write; a stuck one is cut
+            await asyncio.wait([f.task for f in pending if f.task is not None], timeout=5)
         for flight in list(self.flights.values()):
             if flight.task is not None:
                 flight.task.cancel()
@@ -157,18 +166,31 @@ class ProxyApp:
             await send({"type": "websocket.close", "code": 1008})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
+        flusher = None
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
                 for service in self.services:
                     await service.start()
+                flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
+                if flusher is not None:
+                    flusher.cancel()
                 for service in reversed(self.services):
                     await service.stop()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _flush_usage_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            if self.store.usage.dirty:
+                try:
+                    await asyncio.to_thread(self.store.usage.flush)
+                except OSError as exc:
+                    self.log.warn(f"could not save tape usage: {exc}")
 
     # ------------------------------------------------------------ request
 
@@ -215,23 +237,30 @@ class ProxyApp:
         mode = self.runtime.mode
 
         entry: Entry | None = None
+        seq: int | None = None  # position in a series (--sequence), else None
         if mode is not Mode.OFF:
             try:
-                entry = self.lookup(req)
+                if self.settings.sequence:
+                    entry, seq = self.sequence_lookup(req, mode)
+                else:
+                    entry = self.lookup(req)
             except TapeError as exc:
                 await self._error(send, req.provider, 500, str(exc), "tape_corrupt")
                 self.log.warn(str(exc))
                 self.log.line(method=method, path=log_path, source="error", status=500,
                               duration_ms=_ms(started), note="corrupt tape")
                 return
-        decision = decide(mode, entry is not None, req.key in self.flights)
+        # a series records each repeat separately, so it never joins another flight
+        decision = decide(mode, entry is not None, seq is None and req.key in self.flights)
         if self.bus.active:
             self._publish_start(rid, req, route, type(decision).__name__.lower())
 
         if isinstance(decision, Replay):
             assert entry is not None
+            tape = entry.tape
+            self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
             await self.replay(entry, req, receive, send)
-            self._done(rid, req, log_path, "tape", entry.tape.status, started, entry.tape)
+            self._done(rid, req, log_path, "tape", tape.status, started, tape)
         elif isinstance(decision, Miss):
             status = await self.miss(req, send)
             self._done(rid, req, log_path, "miss", status, started, None)
@@ -242,7 +271,32 @@ class ProxyApp:
             else:
                 await self.join(rid, flight, req, receive, send, log_path, started)
         elif isinstance(decision, Forward):
-            await self.handle_forward(rid, req, route, receive, send, decision.record, log_path, started)
+            await self.handle_forward(rid, req, route, receive, send, decision.record, log_path,
+                                      started, sequence=seq)
+
+    def sequence_lookup(self, req: Prepared_Request, mode: Mode) -> tuple[Entry | None, int | None]:
+        """Which recording of a series answers this request, or which index to record.
+
+        Within one run (until ``reset_sequences``): if the key had recordings when it
+        was first seen, they replay in order and the last one repeats; if it had none
+        (and the mode records), every repeat goes upstream and extends the series.
+        """
+        state = self.sequences.get(req.key)
+        if state is None:
+            length = self.store.sequence_length(req.key)
+            state = self.sequences[req.key] = [length, length == 0, 0]
+        recorded, recording, index = state
+        state[2] += 1
+        if recording and mode is Mode.AUTO:
+            return None, index
+        if recorded == 0:
+            return None, 0
+        entry = self.store.get_entry(self.store.seq_key(req.key, min(index, recorded - 1)))
+        return entry, index
+
+    def reset_sequences(self) -> None:
+        """Start every series from its first recording again (a new run)."""
+        self.sequences.clear()
 
     def lookup(self, req: Prepared_Request) -> Entry | None:
         if req.key in self.rerecord and self.runtime.mode is Mode.AUTO:
@@ -344,15 +398,17 @@ class ProxyApp:
     # ------------------------------------------------------------ forward
 
     async def handle_forward(self, rid: str, req: Prepared_Request, route: Route, receive: Any,
-                             send: Any, record: bool, log_path: str, started: float) -> None:
+                             send: Any, record: bool, log_path: str, started: float,
+                             sequence: int | None = None) -> None:
         flight = Flight(req.key)
-        if record:
+        if record and sequence is None:
             self.flights[req.key] = flight
         flight.task = _aio.create_task(
-            self._run_flight(rid, flight, req, route, record), name=f"replaydeck-upstream-{rid}"
+            self._run_flight(rid, flight, req, route, record, sequence or 0),
+            name=f"replaydeck-upstream-{rid}",
         )
         source = "upstream" if record else "passthrough"
-        status = await self.follow(flight, req, receive, send, route)
+        status = await self.follow(flight, req, receive, send, route, source)
         self._done(rid, req, log_path, source, status, started, None,
                    error=flight.error, flight=flight)
 
@@ -378,7 +434,7 @@ class ProxyApp:
         self._done(rid, req, log_path, "joined", status, started, None, error=flight.error, flight=flight)
 
     async def follow(self, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
-                     route: Route) -> int:
+                     route: Route, source: str = "upstream") -> int:
         """Relay a flight to this client as it arrives. Returns the status sent."""
         flight.attach()
         try:
@@ -396,7 +452,7 @@ class ProxyApp:
                     return
                 status = flight.status
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in flight.headers]
-                headers.append((b"x-replaydeck-source", b"upstream"))
+                headers.append((b"x-replaydeck-source", source.encode()))
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -415,7 +471,7 @@ class ProxyApp:
             flight.detach()
 
     async def _run_flight(self, rid: str, flight: Flight, req: Prepared_Request, route: Route,
-                          record: bool) -> None:
+                          record: bool, sequence: int = 0) -> None:
         rec = req.record
         url = route.url(rec.path, rec.query)
         client = self.http()
@@ -466,7 +522,7 @@ class ProxyApp:
         flight.finish()
         try:
             if record and self._recordable(flight, parser):
-                tape = self._make_tape(flight, req, parser)
+                tape = self._make_tape(flight, req, parser, sequence)
                 await asyncio.to_thread(self.store.put, tape)
                 self.rerecord.discard(req.key)
                 flight.tape = tape
@@ -494,10 +550,11 @@ class ProxyApp:
                 return False
         return True
 
-    def _make_tape(self, flight: Flight, req: Prepared_Request, parser: Any) -> Tape:
+    def _make_tape(self, flight: Flight, req: Prepared_Request, parser: Any,
+                   sequence: int = 0) -> Tape:
         rec = req.record
         summary = parser.summary().to_json() if parser is not None else {}
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         if req.is_json:
             body: Any = r.json(req.body_value)
         else:
@@ -520,8 +577,9 @@ class ProxyApp:
             status=flight.status,
             response_headers=r.headers_dict(flight.headers),
             chunks=chunks,
-            summary=summary,
+            summary=r.json(summary),
             model=req.provider.model(rec.path, req.body_value) or (summary.get("model") if summary else None),
+            sequence=sequence,
         )
 
     # ------------------------------------------------------------ helpers
@@ -532,7 +590,7 @@ class ProxyApp:
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
         rec = req.record
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         self.bus.publish({
             "type": "request.started", "id": rid, "ts": time.time(), "method": rec.method,
             "route": rec.route, "path": rec.path, "query": r.query_string(rec.query),
@@ -559,7 +617,7 @@ class ProxyApp:
                          duration: float, tape: Tape | None, error: ReplaydeckError | None,
                          flight: Flight | None) -> dict[str, Any]:
         """Everything the dashboard and history show about a finished request (redacted)."""
-        r = self.redactor
+        r = self.redactor.for_request(req.record.headers, req.record.query)
         summary: dict[str, Any] = {}
         chunks: list[dict[str, Any]] = []
         headers: dict[str, str] = {}

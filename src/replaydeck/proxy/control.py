@@ -202,6 +202,10 @@ class ControlApp:
                 {"status": "ok", "version": __version__, "mode": self.proxy.runtime.mode.value},
             )
             return
+        if path == PREFIX + "/api/sequences/reset" and method == "POST":
+            self.proxy.reset_sequences()
+            await send_json(send, 200, {"reset": True})
+            return
         if self.dashboard is not None:
             await self.dashboard(scope, receive, send)
             return

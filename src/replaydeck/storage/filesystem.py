@@ -8,7 +8,10 @@ Rules:
    replaced or deleted behind our back (deleting a tape takes effect at once).
 3. Nothing is read at start-up: the store scales to any number of tapes, and a
    lookup costs the same with ten tapes or a hundred thousand.
-4. Derived data (pre-encoded replies, conversions) hangs off the cache entry, so
+4. Sequences (``--sequence``): the n-th recording of one key (n >= 1) is stored
+   as ``<key>-<n>.json``; ``<key>.json`` stays the first, so a store without
+   sequences is unchanged.
+5. Derived data (pre-encoded replies, conversions) hangs off the cache entry, so
    it is dropped with the tape when the file changes.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 
 from replaydeck.models import Tape
 from replaydeck.storage.format import dump_tape, load_tape
+from replaydeck.storage.usage import UsageLog
 
 
 @dataclass(slots=True)
@@ -38,9 +42,21 @@ class TapeStore:
         self.root = Path(root)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Entry] = OrderedDict()
+        self.usage = UsageLog(self.root)
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.json"
+
+    @staticmethod
+    def seq_key(key: str, index: int) -> str:
+        return key if index == 0 else f"{key}-{index}"
+
+    def sequence_length(self, key: str) -> int:
+        """How many recordings the series of ``key`` has (0 = none)."""
+        n = 0
+        while self.path(self.seq_key(key, n)).is_file():
+            n += 1
+        return n
 
     def get_entry(self, key: str) -> Entry | None:
         """The cached entry for a key, or None when no tape file exists.
@@ -81,7 +97,8 @@ class TapeStore:
     def put(self, tape: Tape) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         data = dump_tape(tape)
-        final = self.path(tape.key)
+        name = self.seq_key(tape.key, tape.sequence)
+        final = self.path(name)
         fd, tmp = tempfile.mkstemp(prefix=f".{tape.key[:16]}.", suffix=".tmp", dir=self.root)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -95,16 +112,17 @@ class TapeStore:
             except FileNotFoundError:
                 pass
             raise
-        self._cache.pop(tape.key, None)
+        self._cache.pop(name, None)
         return final
 
     def delete(self, key: str) -> bool:
         self._cache.pop(key, None)
         try:
             self.path(key).unlink()
-            return True
         except FileNotFoundError:
             return False
+        self.usage.forget({key})
+        return True
 
     def keys(self) -> Iterator[str]:
         if not self.root.is_dir():

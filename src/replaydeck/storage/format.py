@@ -67,6 +67,7 @@ def tape_to_json(tape: Tape) -> dict[str, Any]:
             "model": tape.model,
             "endpoint": tape.path,
             "summary": tape.summary,
+            **({"sequence": tape.sequence} if tape.sequence else {}),
         },
         "request": {
             "method": tape.method,
@@ -225,6 +226,7 @@ def load_tape(raw: bytes, *, path: str | None = None) -> Tape:
             summary=dict(meta.get("summary") or {}),
             model=meta.get("model"),
             version=FORMAT_VERSION,
+            sequence=int(meta.get("sequence", 0) or 0),
             legacy=data.get("legacy"),
         )
     except TapeVersionError as exc:
