@@ -45,22 +45,24 @@ def prompt_text(body: Any, limit: int = 20000) -> str:
     out: list[str] = []
     size = 0
 
-    def walk(value: Any, under_prompt_key: bool) -> None:
+    def walk(value: Any, key: str) -> None:
+        # a string counts when its own key is a prompt key (list items inherit the key),
+        # so {"content": [{"type": "text", "text": "hi"}]} gives "hi", not "text"
         nonlocal size
         if size >= limit:
             return
         if isinstance(value, str):
-            if under_prompt_key:
+            if key in _PROMPT_KEYS:
                 out.append(value)
                 size += len(value)
         elif isinstance(value, dict):
             for k, v in value.items():
-                walk(v, under_prompt_key or k in _PROMPT_KEYS)
+                walk(v, k)
         elif isinstance(value, list):
             for v in value:
-                walk(v, under_prompt_key)
+                walk(v, key)
 
-    walk(body, False)
+    walk(body, "")
     return "\n".join(out)[:limit]
 
 

@@ -27,7 +27,7 @@ export function waterfall(detail) {
   const ttfb = points.length ? points[0].at : detail.ttfb_ms || 0;
   const last = points.length ? points[points.length - 1].at : 0;
   const total = Math.max(detail.duration_ms || 0, last, 1);
-  const W = 860, L = 110, R = 20, H = 176, plotW = W - L - R;
+  const W = 860, L = 128, R = 24, H = 176, plotW = W - L - R;
   const x = (t) => L + (t / niceMax(total)) * plotW;
   const max = niceMax(total);
   const gaps = points.slice(1).map((p) => p.gap);
@@ -37,9 +37,9 @@ export function waterfall(detail) {
   for (let k = 0; k <= 5; k++) {
     const t = (max / 5) * k, gx = x(t);
     s += `<line class="grid" x1="${gx}" x2="${gx}" y1="8" y2="${H - 22}"/>`;
-    s += `<text class="axis" x="${gx}" y="${H - 6}" text-anchor="middle">${escapeHtml(ms(t))}</text>`;
+    s += `<text class="axis" x="${gx}" y="${H - 6}" text-anchor="middle">${k === 0 ? "0" : escapeHtml(ms(t))}</text>`;
   }
-  const lanes = [["request → first byte", 20], ["streaming", 58], ["chunk gaps", 96]];
+  const lanes = [["waiting (TTFB)", 20], ["streaming", 58], ["gap per chunk", 96]];
   for (const [label, y] of lanes) s += `<text class="lane" x="${L - 10}" y="${y + 13}" text-anchor="end">${label}</text>`;
   // TTFB bar
   s += `<rect class="w-wait" x="${L}" y="20" width="${Math.max(2, x(ttfb) - L)}" height="18" rx="3"><title>time to first byte ${escapeHtml(ms(ttfb))}</title></rect>`;
@@ -92,7 +92,8 @@ export function sessionChart(rows, selectedId) {
   const bw = Math.min(18, (W - L - R) / done.length);
   const speeds = done.map((r) => {
     const gen = (r.duration_ms || 0) - (r.ttfb_ms || 0);
-    return r.tokens_out && gen > 0 ? r.tokens_out / (gen / 1000) : null;
+    // only generation long enough to measure: a 3-token reply in 5 ms is not a speed
+    return r.tokens_out && gen >= 100 ? r.tokens_out / (gen / 1000) : null;
   });
   const maxS = niceMax(Math.max(1, ...speeds.filter((v) => v !== null)));
   let s = `<svg class="session" viewBox="0 0 ${W} ${H}" role="img" aria-label="latency and throughput over the session">`;
