@@ -44,8 +44,6 @@ def browser_event(ev: dict[str, Any], hid: str) -> dict[str, Any] | None:
         row = row_summary({**ev, "id": hid, "state": "pending"})
         row["decision"] = ev.get("decision")
         return {"type": "started", "row": row}
-    if kind == "request.delta":
-        return {"type": "delta", "id": hid, "events": ev.get("events") or []}
     if kind == "request.completed":
         row = row_summary(merge(None, {**ev, "id": hid}))
         # fields only the started event knows stay as the browser has them

@@ -634,7 +634,7 @@ class ProxyApp:
                 parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
                 for data in flight.chunks:
                     parser.feed(data)
-                summary = parser.summary().to_json()
+                summary = r.json(parser.summary().to_json())  # raw bytes: redact
             chunks = [{"c": encode_bytes(r.bytes_(d)), "d": round(ms, 3)}
                       for d, ms in zip(flight.chunks[:MAX_EVENT_CHUNKS], flight.delays, strict=False)]
             headers = r.headers_dict(flight.headers)

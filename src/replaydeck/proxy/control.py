@@ -93,6 +93,12 @@ def same_origin(scope: dict[str, Any]) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == host.lower()
 
 
+def host_of(scope: dict[str, Any]) -> str | None:
+    """The Host header, or None when absent or repeated (two Hosts: refuse, never guess)."""
+    hosts = [v for k, v in scope["headers"] if k == b"host"]
+    return str(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+
+
 def request_token(scope: dict[str, Any]) -> str | None:
     """The token a request carries: header first, then the cookie."""
     header = _header(scope, TOKEN_HEADER)
@@ -168,7 +174,7 @@ class ControlApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            if (not host_allowed(_header(scope, b"host"), self.bound_host)
+            if (not host_allowed(host_of(scope), self.bound_host)
                     or not same_origin(scope) or not self.authorized(scope)):
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -177,7 +183,7 @@ class ControlApp:
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        if not host_allowed(_header(scope, b"host"), self.bound_host):
+        if not host_allowed(host_of(scope), self.bound_host):
             await send_json(send, 403,
                             {"error": {"message": "forbidden host", "type": "forbidden"}})
             return

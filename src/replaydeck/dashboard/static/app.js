@@ -167,10 +167,8 @@ function onEvent(ev) {
   } else if (ev.type === "delta") {
     const row = S.byId.get(ev.id);
     const live = S.live.get(ev.id) || { text: "", tools: [] };
-    for (const e of ev.events) {
-      if (e.kind === "text") live.text += e.text;
-      else if (e.kind === "tool_call" && e.name && !live.tools.includes(e.name)) live.tools.push(e.name);
-    }
+    live.text = ev.replace ? ev.text : live.text + (ev.text || "");
+    for (const name of ev.tools || []) if (!live.tools.includes(name)) live.tools.push(name);
     S.live.set(ev.id, live);
     if (row) {
       row.state = "streaming";
