@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from replaydeck._version import __version__
+from replaydeck.cli.oneshot import export, record, replay
 from replaydeck.cli.start import start
 
 
@@ -19,6 +20,9 @@ def cli() -> None:
 
 
 cli.add_command(start)
+cli.add_command(record)
+cli.add_command(replay)
+cli.add_command(export)
 
 
 def main() -> None:
