@@ -11,6 +11,7 @@ import click
 from replaydeck._version import __version__
 from replaydeck.cli.oneshot import export, record, replay
 from replaydeck.cli.start import start
+from replaydeck.cli.tapes import tapes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,7 @@ cli.add_command(start)
 cli.add_command(record)
 cli.add_command(replay)
 cli.add_command(export)
+cli.add_command(tapes)
 
 
 def main() -> None:
