@@ -72,3 +72,13 @@ def proxy(tmp: Path, **kw: Any) -> Iterator[Any]:
 def tape_files(tmp: Path) -> list[Path]:
     d = tmp / "tapes"
     return sorted(p for p in d.glob("*.json") if not p.name.startswith(".")) if d.exists() else []
+
+
+def settle(server: Any, timeout: float = 5.0) -> None:
+    """Wait until recordings in flight are on disk (tapes are written just after
+    the client has its answer, so a test that reads tapes at once waits here)."""
+    import time
+
+    deadline = time.time() + timeout
+    while server.app.flights and time.time() < deadline:
+        time.sleep(0.01)

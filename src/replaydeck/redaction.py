@@ -57,6 +57,33 @@ class Redactor:
         self.query = SECRET_QUERY | {q.lower() for q in extra_query}
         self.pattern = re.compile("|".join(f"(?:{p})" for p in (*KEY_PATTERNS, *extra_patterns)))
 
+    def for_request(self, headers: Iterable[tuple[str, str]], query: str) -> Redactor:
+        """A redactor that also masks this request's own secret values wherever they
+        reappear (an upstream that echoes a header, a key pasted into a prompt)."""
+        values: set[str] = set()
+        for name, value in headers:
+            if name.lower() not in self.headers or not value:
+                continue
+            values.add(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.lower() in ("bearer", "basic", "token"):
+                values.add(token)
+            for part in value.split(";"):
+                values.add(part.strip().partition("=")[2])
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name.lower() in self.query:
+                values.add(value)
+        literal = sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+        if not literal:
+            return self
+        clone = Redactor.__new__(Redactor)
+        clone.headers = self.headers
+        clone.query = self.query
+        clone.pattern = re.compile(
+            "|".join([re.escape(v) for v in literal] + [f"(?:{self.pattern.pattern})"])
+        )
+        return clone
+
     def is_secret_header(self, name: str) -> bool:
         return name.lower() in self.headers
 

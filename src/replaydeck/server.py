@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,11 +29,11 @@ def build_app(settings: Settings) -> ProxyApp:
     dashboard = None
     if settings.ui:
         try:
-            from replaydeck.dashboard import build_dashboard  # type: ignore[attr-defined]
-        except ImportError:
-            build_dashboard = None
-        if build_dashboard is not None:
-            dashboard = build_dashboard(app, settings)
+            dashboard_module: Any = importlib.import_module("replaydeck.dashboard")
+        except ModuleNotFoundError:
+            dashboard_module = None
+        if dashboard_module is not None:
+            dashboard = dashboard_module.build_dashboard(app, settings)
     app.control = ControlApp(app, settings.host, dashboard)
     return app
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from replaydeck.errors import ConfigError
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     """What happens when a request arrives."""
 
     AUTO = "auto"  # replay a tape when one matches, otherwise forward upstream and record

@@ -87,13 +87,20 @@ class FakeUpstream:
                 "query": scope["query_string"].decode(), "headers": headers, "body": body}
         with self.lock:
             self.calls.append(call)
-        try:
-            await self.respond(call, send)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
+        gone = asyncio.Event()
 
-    async def respond(self, call: dict[str, Any], send: Any) -> None:
+        async def watch() -> None:  # uvicorn does not cancel an app whose client left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self.respond(call, send, gone)
+        finally:
+            watcher.cancel()
+
+    async def respond(self, call: dict[str, Any], send: Any, gone: asyncio.Event) -> None:
         h = call["headers"]
         gap = float(h.get("x-fake-gap-ms", 0)) / 1000
         ttfb = float(h.get("x-fake-ttfb-ms", 0)) / 1000
@@ -129,7 +136,7 @@ class FakeUpstream:
                 if fail == "no-done":
                     chunks = chunks[:-1]
                 await self.send_all(send, 200, "text/event-stream", chunks, ttfb, gap, gz,
-                                    drop_after=3 if fail == "mid-stream" else None)
+                                    drop_after=3 if fail == "mid-stream" else None, gone=gone)
             else:
                 await self.send_all(send, 200, "application/json", [chat_text_body(text, model)],
                                     ttfb, 0, gz, extra=[(b"x-request-id", b"req_fake_1"),
@@ -145,19 +152,22 @@ class FakeUpstream:
 
     async def send_all(self, send: Any, status: int, ctype: str, chunks: list[bytes], ttfb: float,
                        gap: float, gz: bool, extra: list[tuple[bytes, bytes]] | None = None,
-                       drop_after: int | None = None) -> None:
+                       drop_after: int | None = None, gone: asyncio.Event | None = None) -> None:
         headers = [(b"content-type", ctype.encode())] + (extra or [])
         if gz:
             comp = gzip.compress(b"".join(chunks))
             chunks = [comp[: len(comp) // 2], comp[len(comp) // 2:]]
             headers.append((b"content-encoding", b"gzip"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        if ttfb:
+        if ttfb:  # like a real API: nothing, not even headers, until the first token
             await asyncio.sleep(ttfb)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         for i, c in enumerate(chunks):
             if drop_after is not None and i == drop_after:
                 raise RuntimeError("fake upstream drops the connection mid-stream")
             if i and gap:
                 await asyncio.sleep(gap)
+            if gone is not None and gone.is_set():
+                self.cancelled += 1  # the proxy hung up on us: stop generating
+                return
             await send({"type": "http.response.body", "body": c, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
-from tests.support import FAKE_KEYS, ThreadServer, proxy, running, tape_files
+from tests.support import FAKE_KEYS, ThreadServer, proxy, tape_files
 
 KEY = FAKE_KEYS[0]
 

@@ -217,7 +217,8 @@ class OpenAIChat(Provider):
         if not isinstance(data, dict):
             return Summary()
         if status >= 400 or "error" in data:
-            err = data.get("error") if isinstance(data.get("error"), dict) else {"message": str(data)}
+            raw = data.get("error")
+            err: dict[str, Any] = raw if isinstance(raw, dict) else {"message": str(data)}
             return Summary(error={"status": status, **err})
         return summarize_completion(data)
 
@@ -254,7 +255,7 @@ def _frame(obj: dict[str, Any]) -> bytes:
 
 
 def completion_to_chunks(body: dict[str, Any], include_usage: bool) -> list[bytes]:
-    base = {
+    base: dict[str, Any] = {
         k: body[k]
         for k in ("id", "object", "created", "model", "service_tier", "system_fingerprint")
         if k in body

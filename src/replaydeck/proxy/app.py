@@ -43,7 +43,7 @@ from replaydeck.matching import (
 from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
-from replaydeck.proxy.replay import prepare, send_prepared, tape_is_stream
+from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
@@ -133,6 +133,10 @@ class ProxyApp:
             self.store.usage.flush()
         except OSError as exc:
             self.log.warn(f"could not save tape usage: {exc}")
+        pending = [f for f in self.flights.values() if f.task is not None and not f.task.done()]
+        if pending:
+            # let recordings whose clients are served finish their write; a stuck one is cut
+            await asyncio.wait([f.task for f in pending if f.task is not None], timeout=5)
         for flight in list(self.flights.values()):
             if flight.task is not None:
                 flight.task.cancel()
@@ -401,7 +405,7 @@ class ProxyApp:
             name=f"replaydeck-upstream-{rid}",
         )
         source = "upstream" if record else "passthrough"
-        status = await self.follow(flight, req, receive, send, route)
+        status = await self.follow(flight, req, receive, send, route, source)
         self._done(rid, req, log_path, source, status, started, None,
                    error=flight.error, flight=flight)
 
@@ -427,7 +431,7 @@ class ProxyApp:
         self._done(rid, req, log_path, "joined", status, started, None, error=flight.error, flight=flight)
 
     async def follow(self, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
-                     route: Route) -> int:
+                     route: Route, source: str = "upstream") -> int:
         """Relay a flight to this client as it arrives. Returns the status sent."""
         flight.attach()
         try:
@@ -445,7 +449,7 @@ class ProxyApp:
                     return
                 status = flight.status
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in flight.headers]
-                headers.append((b"x-replaydeck-source", b"upstream"))
+                headers.append((b"x-replaydeck-source", source.encode()))
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -546,7 +550,7 @@ class ProxyApp:
                    sequence: int = 0) -> Tape:
         rec = req.record
         summary = parser.summary().to_json() if parser is not None else {}
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         if req.is_json:
             body: Any = r.json(req.body_value)
         else:
@@ -569,7 +573,7 @@ class ProxyApp:
             status=flight.status,
             response_headers=r.headers_dict(flight.headers),
             chunks=chunks,
-            summary=summary,
+            summary=r.json(summary),
             model=req.provider.model(rec.path, req.body_value) or (summary.get("model") if summary else None),
             sequence=sequence,
         )
@@ -582,7 +586,7 @@ class ProxyApp:
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
         rec = req.record
-        r = self.redactor
+        r = self.redactor.for_request(rec.headers, rec.query)
         self.bus.publish({
             "type": "request.started", "id": rid, "ts": time.time(), "method": rec.method,
             "route": rec.route, "path": rec.path, "query": r.query_string(rec.query),
@@ -609,7 +613,7 @@ class ProxyApp:
                          duration: float, tape: Tape | None, error: ReplaydeckError | None,
                          flight: Flight | None) -> dict[str, Any]:
         """Everything the dashboard and history show about a finished request (redacted)."""
-        r = self.redactor
+        r = self.redactor.for_request(req.record.headers, req.record.query)
         summary: dict[str, Any] = {}
         chunks: list[dict[str, Any]] = []
         headers: dict[str, str] = {}
