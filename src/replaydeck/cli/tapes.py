@@ -50,7 +50,9 @@ def _app(tapes_dir: str | None) -> Any:
 
 
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # piped output (scripts, CI logs) is never cut to 80 columns
+    wide = None if sys.stdout.isatty() else 240
+    return Console(highlight=False, soft_wrap=True, width=wide)
 
 
 def _size(n: int) -> str:
