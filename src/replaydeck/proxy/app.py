@@ -201,7 +201,10 @@ class ProxyApp:
         provider = self.registry.for_request(method, path)
         is_json, value = parse_json_body(body)
         volatile = self.volatile + provider.volatile_fields
-        body_key = provider.key_body(body_material(body, volatile)) if is_json else body_material(body, ())
+        # the body is parsed once: the key works on a top-level copy of the parsed value
+        # (drop_fields copies), so key_body must not mutate nested values
+        body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
+                    else body_material(body, ()))
         hdrs = {}
         if self.key_headers:
             for name in self.key_headers:
