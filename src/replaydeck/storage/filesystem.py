@@ -30,6 +30,28 @@ from replaydeck.storage.format import dump_tape, load_tape
 from replaydeck.storage.usage import UsageLog
 
 
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one.
+
+    A temp file in the same directory (same filesystem, so the rename is atomic),
+    flushed and fsynced, then ``os.replace``. Also used by the one-shot tools and
+    ``tapes migrate``, which write tapes outside a store's key layout."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
 @dataclass(slots=True)
 class Entry:
     tape: Tape
@@ -102,20 +124,7 @@ class TapeStore:
         self.root.mkdir(parents=True, exist_ok=True)
         data = dump_tape(tape)
         name = self.seq_key(tape.key, tape.sequence)
-        final = self.path(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{tape.key[:16]}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        final = write_atomic(self.path(name), data)
         self._cache.pop(name, None)
         return final
 
