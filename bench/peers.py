@@ -78,8 +78,8 @@ def table(pe: dict[str, Any]) -> str:
              "| stream first event | 20 ms gaps |",
              "|---|---:|---:|---:|---:|---:|---|"]
 
-    def f(v: Any, spec: str) -> str:
-        return "-" if v is None else format(v, spec)
+    def f(v: Any, spec: str, unit: str = "") -> str:
+        return "-" if v is None else format(v, spec) + unit
 
     for name, r in sorted(rows.items(), key=lambda kv: -(kv[1].get("rps_c32") or 0)):
         if r["status"] in ("skipped", "failed"):
@@ -89,7 +89,8 @@ def table(pe: dict[str, Any]) -> str:
         gaps = "-" if r["gap_preserved"] is None else (
             f"kept ({r['gap_median_ms']:.1f} ms)" if r["gap_preserved"] else "lost")
         lines.append(f"| {name} | {f(r['rps_c32'], ',.0f')} | {ratio} "
-                     f"| {f(r['p50_us'], ',.0f')} us "
-                     f"| {f(r['added_p50_us'], '+,.0f')} us | {f(r['first_event_ms'], '.1f')} ms "
+                     f"| {f(r['p50_us'], ',.0f', ' us')} "
+                     f"| {f(r['added_p50_us'], '+,.0f', ' us')} "
+                     f"| {f(r['first_event_ms'], '.1f', ' ms')} "
                      f"| {gaps} |")
     return "\n".join(lines)
