@@ -104,6 +104,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             add(f"streamed first event added, {label}",
                 f"+{ps['first_event_added_us'][mode]:,.0f} us", f"{fe:,.0f} us direct", "-",
                 "<= +1 ms", ps["first_event_added_us"][mode] <= 1000)
+        sf = ps.get("single_flight")
+        if sf:
+            add(f"{sf['clients']} identical concurrent misses (auto)",
+                f"{sf['upstream_calls']} upstream call(s)", f"{sf['complete']} complete replies",
+                "-", "1 call", sf["upstream_calls"] == 1 and sf["complete"] == sf["clients"])
     fi = r.get("fidelity")
     if fi:
         add("--timing original: median gap error", fmt(fi["gap_err_median_ms"], "ms"),

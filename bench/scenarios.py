@@ -113,6 +113,14 @@ class Bench:
     def upstream_url(self) -> str:
         return f"http://127.0.0.1:{self.upstream_port}"
 
+    def upstream_calls(self) -> int:
+        conn = client.Connection(self.upstream_port)
+        try:
+            raw = (f"GET /bench/calls HTTP/1.1\r\nHost: {client.HOST}\r\n\r\n").encode()
+            return int(bytes(conn.request(raw).body))
+        finally:
+            conn.close()
+
     def start_upstream(self) -> None:
         self.upstream_port = procs.free_port()
         p = self.start("upstream", procs.server_cmd("upstream", self.upstream_port))
@@ -298,6 +306,13 @@ class Bench:
                         if r.status != 200 or not r.events:
                             raise RuntimeError(f"stream via {name}: status {r.status}")
                         first[name].append((r.events[0] - r.sent) * 1e6)
+            # single flight: identical concurrent misses make one upstream call
+            same = client.build_request(tapes.PATH, tapes.chat_body("single flight", True),
+                                        {"x-bench-chunks": "20", "x-bench-gap-ms": "20"})
+            before = self.upstream_calls()
+            joined = client.concurrent_streams(rec, same, 20)
+            flight_calls = self.upstream_calls() - before
+            flight_ok = sum(1 for r in joined if r.status == 200 and len(r.events) >= 20)
         direct = p50["direct"]
         added = {t: med([a - b for a, b in zip(p50[t], direct, strict=True)])
                  for t in ("off", "record")}
@@ -307,6 +322,7 @@ class Bench:
             "added_p50_us": added,
             "first_event_us": fe,
             "first_event_added_us": {t: fe[t] - fe["direct"] for t in ("off", "record")},
+            "single_flight": {"clients": 20, "complete": flight_ok, "upstream_calls": flight_calls},
         }
 
     # ------------------------------------------------------------ scale

@@ -12,6 +12,8 @@ function of the request body (the reply echoes the last message):
     then ``[DONE]``, ``x-bench-gap-ms`` between events (default 0) and
     ``x-bench-ttfb-ms`` before the first (default 0).
 Headers steer the timing because replaydeck keeps headers out of the tape key.
+``GET /bench/calls`` answers how many chat requests it has served (for the
+single-flight check).
 
 ``limit``: answers every request with fixed bytes read from files (status line
 headers as JSON and the body), i.e. what replaydeck sends for a replayed tape.
@@ -98,11 +100,17 @@ async def lifespan(receive: Any, send: Any) -> None:
 
 
 class Upstream:
+    def __init__(self) -> None:
+        self.calls = 0
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
         body = await read_body(receive)
+        if scope["method"] == "GET" and scope["path"] == "/bench/calls":
+            await self.send(send, 200, b"application/json", [str(self.calls).encode()])
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["method"] != "POST" or not scope["path"].endswith("/chat/completions"):
             await self.send(send, 404, b"application/json", [b'{"error":{"message":"not found"}}'])
@@ -112,6 +120,7 @@ class Upstream:
         except ValueError:
             await self.send(send, 400, b"application/json", [b'{"error":{"message":"bad json"}}'])
             return
+        self.calls += 1
         model = str(req.get("model", "gpt-bench"))
         text = reply_text(req)
         if not req.get("stream"):

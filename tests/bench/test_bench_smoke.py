@@ -34,7 +34,7 @@ def test_smoke_run_prints_every_figure(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for figure in ("replay req/s, c=32", "replay p50, c=1", "passthrough added p50, mode off",
                    "passthrough added p50, recording a miss", "streamed first event added",
-                   "median gap error", "median TTFB error", "concurrent streams",
+                   "identical concurrent misses", "median gap error", "median TTFB error", "concurrent streams",
                    "start-up to healthy /health", "first-touch replay p50", "RSS after"):
         assert figure in r.stdout, f"missing {figure!r} in the table"
     (result,) = out.glob("*-smoke.json")
@@ -44,4 +44,5 @@ def test_smoke_run_prints_every_figure(tmp_path: Path) -> None:
     assert replay["rps_c32"]["replaydeck"] > 0 and replay["rps_c32"]["limit-uvicorn"] > 0
     assert data["record"]["ns_bytes"] == replay["reply_bytes"]  # replayed what was recorded
     assert data["fidelity"]["recorded_events"] >= 20
+    assert data["passthrough"]["single_flight"]["complete"] == 20
     assert data["scale"]["distinct_replayed"] > 0 and data["scale"]["rss_mb"]["after"] > 0
