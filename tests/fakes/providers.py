@@ -11,6 +11,7 @@ declares tools. Steering headers (kept out of the tape key):
   x-fake-status: N           answer N with the provider's recorded error body
   x-fake-fail: stream-error  a 200 stream that carries the provider's error event
   x-fake-fail: truncate      a stream cut before its end marker (connection closed cleanly)
+  x-fake-fixture: NAME       serve this file instead (same provider family)
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ class ProviderUpstream:
             await self.send(send, int(headers["x-fake-status"]), "application/json",
                             wire(ERRORS[fam]), [(b"request-id", b"req_fake_err")])
             return
+        if "x-fake-fixture" in headers:
+            name = headers["x-fake-fixture"]
+            stream = content_type(name) != "application/json"
         fail = headers.get("x-fake-fail")
         if fail == "stream-error" and stream:
             name = STREAM_ERRORS[family]

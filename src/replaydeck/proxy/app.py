@@ -448,7 +448,8 @@ class ProxyApp:
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 if flight.error is not None:
                     tail = None
-                    if is_event_stream(dict(flight.headers).get("content-type", "")):
+                    if _is_stream_ct(dict(flight.headers).get("content-type", "")):
+                        # SSE or NDJSON (Ollama): the provider's own in-stream error
                         tail = req.provider.stream_error_event(str(flight.error), "upstream_error")
                     if tail is None:
                         return  # leave the body unterminated: the client sees a broken read
