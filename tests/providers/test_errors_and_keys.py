@@ -16,7 +16,6 @@ import ollama
 import openai
 import orjson
 import pytest
-from google.genai import errors as genai_errors
 
 from tests.fakes.providers import ProviderUpstream
 from tests.providers.sdks import (
