@@ -105,6 +105,10 @@ class ResponseParser:
 class Accumulator:
     """Folds one provider's stream events into its non-streamed body (pure, no I/O)."""
 
+    #: a ``data: [DONE]`` event ends the stream (OpenAI's data-only streams); for the
+    #: others it is ignored, so only their own terminal event makes a stream whole
+    done_marker = False
+
     def __init__(self) -> None:
         self.error: dict[str, Any] | None = None
         self.done = False  # the stream ended the way a whole one ends
@@ -162,7 +166,8 @@ class StreamParser(ResponseParser):
         return out
 
     def on_done(self) -> None:
-        self.acc.done = True
+        if self.acc.done_marker:
+            self.acc.done = True
 
     def finish(self) -> Accumulator:
         """Flush the decoder (end of input) and return the accumulator."""
