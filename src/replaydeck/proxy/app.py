@@ -29,6 +29,7 @@ from replaydeck.errors import ReplaydeckError, TapeError, UpstreamError
 from replaydeck.events import EventBus
 from replaydeck.logs import RequestLog
 from replaydeck.matching import (
+    NearMiss,
     body_material,
     digest,
     drop_fields,
@@ -118,6 +119,10 @@ class ProxyApp:
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: httpx.AsyncClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
+        #: objects with async start()/stop(), run with the server's lifespan (history writer)
+        self.services: list[Any] = []
+        #: tape keys marked for re-recording: in auto mode the next match goes upstream
+        self.rerecord: set[str] = set()
         self.upstream_calls = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -166,11 +171,15 @@ class ProxyApp:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                for service in self.services:
+                    await service.start()
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
+                for service in reversed(self.services):
+                    await service.stop()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -192,7 +201,10 @@ class ProxyApp:
         provider = self.registry.for_request(method, path)
         is_json, value = parse_json_body(body)
         volatile = self.volatile + provider.volatile_fields
-        body_key = provider.key_body(body_material(body, volatile)) if is_json else body_material(body, ())
+        # the body is parsed once: the key works on a top-level copy of the parsed value
+        # (drop_fields copies), so key_body must not mutate nested values
+        body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
+                    else body_material(body, ()))
         hdrs = {}
         if self.key_headers:
             for name in self.key_headers:
@@ -291,6 +303,8 @@ class ProxyApp:
         self.sequences.clear()
 
     def lookup(self, req: Prepared_Request) -> Entry | None:
+        if req.key in self.rerecord and self.runtime.mode is Mode.AUTO:
+            return None  # marked in the dashboard: record it again (the put replaces the file)
         entry = self.store.get_entry(req.key)
         if entry is None and req.is_json:
             # tapes written by playingpack live under its body-only hash
@@ -344,9 +358,7 @@ class ProxyApp:
     # ------------------------------------------------------------ miss
 
     async def miss(self, req: Prepared_Request, send: Any) -> int:
-        candidates = await asyncio.to_thread(self._candidates, req)
-        near = nearest(req.material, candidates)
-        message = explain_miss(req.key, req.record.method, req.record.path, near)
+        message, near = await asyncio.to_thread(self.explain, req)
         body = req.provider.error_body(404, message, "replaydeck_tape_not_found")
         extra = orjson.loads(body)
         if isinstance(extra, dict):
@@ -355,6 +367,14 @@ class ProxyApp:
         await _send_json(send, 404, body, [(b"x-should-retry", b"false"),
                                            (b"x-replaydeck-source", b"miss")])
         return 404
+
+    def explain(self, req: Prepared_Request) -> tuple[str, list[NearMiss]]:
+        """Why no tape answers ``req``: the message and the nearest tapes (blocking I/O).
+
+        The one source of the miss explanation: the replay-only error and
+        ``replaydeck tapes why`` both call it, so they always say the same thing."""
+        near = nearest(req.material, self._candidates(req))
+        return explain_miss(req.key, req.record.method, req.record.path, near), near
 
     def _candidates(self, req: Prepared_Request) -> list[tuple[str, str, dict[str, Any]]]:
         out: list[tuple[str, str, dict[str, Any]]] = []
@@ -485,7 +505,7 @@ class ProxyApp:
                     ct = response.headers.get("content-type", "")
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
-                    live = self.bus.active
+                    live = self.bus.wants("request.delta")  # a browser is watching
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
@@ -515,6 +535,7 @@ class ProxyApp:
             if record and self._recordable(flight, parser):
                 tape = self._make_tape(flight, req, parser, sequence)
                 await asyncio.to_thread(self.store.put, tape)
+                self.rerecord.discard(req.key)
                 flight.tape = tape
         except Exception as exc:  # a failed write is reported, the client already has its answer
             self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
@@ -624,7 +645,7 @@ class ProxyApp:
                 parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
                 for data in flight.chunks:
                     parser.feed(data)
-                summary = parser.summary().to_json()
+                summary = r.json(parser.summary().to_json())  # raw bytes: redact
             chunks = [{"c": encode_bytes(r.bytes_(d)), "d": round(ms, 3)}
                       for d, ms in zip(flight.chunks[:MAX_EVENT_CHUNKS], flight.delays, strict=False)]
             headers = r.headers_dict(flight.headers)
