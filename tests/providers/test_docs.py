@@ -101,3 +101,14 @@ def test_key_rows(name: str) -> None:
         body = {"model": "m", "tools": [], "previous_response_id": "r", "conversation": "c",
                 "encoding_format": "float"}
         assert provider.key_body(body) == body
+
+
+def test_every_builtin_route_is_the_documented_sdk_base_url() -> None:
+    from replaydeck.settings import BUILTIN_ROUTES
+
+    readme = (DOC.parents[1] / "README.md").read_text("utf-8")
+    assert "docs/providers.md" in readme
+    for prefix in BUILTIN_ROUTES:
+        owners = [n for n, row in PROVIDERS.items() if f"4747{prefix}" in row["SDK base URL"]]
+        assert owners, f"no provider documents the built-in route {prefix}"
+        assert f"http://127.0.0.1:4747{prefix}" in readme
