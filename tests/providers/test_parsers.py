@@ -237,3 +237,9 @@ def test_ollama_request_stream_defaults() -> None:
     assert p.request_stream("/api/generate", "", {"model": "m", "stream": False}) is False
     assert p.request_stream("/api/embed", "", {"model": "m"}) is None
     assert not p.match("POST", "/api/unknown-thing")
+    assert p.request_stream("/api/pull", "", {"model": "m"}) is True
+    pull = b'{"status":"pulling manifest"}\n{"status":"verifying"}\n{"status":"success"}\n'
+    cut, whole = p.parser(200, "application/x-ndjson"), p.parser(200, "application/x-ndjson")
+    cut.feed(pull[:-21])
+    whole.feed(pull)
+    assert not cut.complete() and whole.complete()
