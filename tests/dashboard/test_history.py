@@ -17,7 +17,6 @@ from replaydeck.history import (
     row_summary,
 )
 
-
 T0 = time.time() - 86400
 
 
