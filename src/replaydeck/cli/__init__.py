@@ -9,7 +9,9 @@ from __future__ import annotations
 import click
 
 from replaydeck._version import __version__
+from replaydeck.cli.oneshot import export, record, replay
 from replaydeck.cli.start import start
+from replaydeck.cli.tapes import tapes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +21,10 @@ def cli() -> None:
 
 
 cli.add_command(start)
+cli.add_command(record)
+cli.add_command(replay)
+cli.add_command(export)
+cli.add_command(tapes)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from replaydeck.errors import ReplaydeckError, TapeError, UpstreamError
 from replaydeck.events import EventBus
 from replaydeck.logs import RequestLog
 from replaydeck.matching import (
+    NearMiss,
     body_material,
     digest,
     drop_fields,
@@ -200,7 +201,10 @@ class ProxyApp:
         provider = self.registry.for_request(method, path)
         is_json, value = parse_json_body(body)
         volatile = self.volatile + provider.volatile_fields
-        body_key = provider.key_body(body_material(body, volatile)) if is_json else body_material(body, ())
+        # the body is parsed once: the key works on a top-level copy of the parsed value
+        # (drop_fields copies), so key_body must not mutate nested values
+        body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
+                    else body_material(body, ()))
         hdrs = {}
         if self.key_headers:
             for name in self.key_headers:
@@ -354,9 +358,7 @@ class ProxyApp:
     # ------------------------------------------------------------ miss
 
     async def miss(self, req: Prepared_Request, send: Any) -> int:
-        candidates = await asyncio.to_thread(self._candidates, req)
-        near = nearest(req.material, candidates)
-        message = explain_miss(req.key, req.record.method, req.record.path, near)
+        message, near = await asyncio.to_thread(self.explain, req)
         body = req.provider.error_body(404, message, "replaydeck_tape_not_found")
         extra = orjson.loads(body)
         if isinstance(extra, dict):
@@ -365,6 +367,14 @@ class ProxyApp:
         await _send_json(send, 404, body, [(b"x-should-retry", b"false"),
                                            (b"x-replaydeck-source", b"miss")])
         return 404
+
+    def explain(self, req: Prepared_Request) -> tuple[str, list[NearMiss]]:
+        """Why no tape answers ``req``: the message and the nearest tapes (blocking I/O).
+
+        The one source of the miss explanation: the replay-only error and
+        ``replaydeck tapes why`` both call it, so they always say the same thing."""
+        near = nearest(req.material, self._candidates(req))
+        return explain_miss(req.key, req.record.method, req.record.path, near), near
 
     def _candidates(self, req: Prepared_Request) -> list[tuple[str, str, dict[str, Any]]]:
         out: list[tuple[str, str, dict[str, Any]]] = []

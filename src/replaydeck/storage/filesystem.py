@@ -30,6 +30,28 @@ from replaydeck.storage.format import dump_tape, load_tape
 from replaydeck.storage.usage import UsageLog
 
 
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one.
+
+    A temp file in the same directory (same filesystem, so the rename is atomic),
+    flushed and fsynced, then ``os.replace``. Also used by the one-shot tools and
+    ``tapes migrate``, which write tapes outside a store's key layout."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
 @dataclass(slots=True)
 class Entry:
     tape: Tape
@@ -40,6 +62,9 @@ class Entry:
 class TapeStore:
     def __init__(self, root: Path, cache_size: int = 4096) -> None:
         self.root = Path(root)
+        # lookups build the file name by string concatenation: a pathlib join per
+        # request cost more than the stat itself
+        self._prefix = os.path.join(str(self.root), "")
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self.usage = UsageLog(self.root)
@@ -63,7 +88,7 @@ class TapeStore:
 
         Raises TapeCorrupt / TapeVersionError for a file that cannot be used.
         """
-        path = self.path(key)
+        path = f"{self._prefix}{key}.json"
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -75,11 +100,12 @@ class TapeStore:
             self._cache.move_to_end(key)
             return entry
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as fh:
+                raw = fh.read()
         except FileNotFoundError:
             self._cache.pop(key, None)
             return None
-        tape = load_tape(raw, path=str(path))
+        tape = load_tape(raw, path=path)
         entry = Entry(tape, validator)
         if self.cache_size:
             self._cache[key] = entry
@@ -98,20 +124,7 @@ class TapeStore:
         self.root.mkdir(parents=True, exist_ok=True)
         data = dump_tape(tape)
         name = self.seq_key(tape.key, tape.sequence)
-        final = self.path(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{tape.key[:16]}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        final = write_atomic(self.path(name), data)
         self._cache.pop(name, None)
         return final
 
