@@ -4,7 +4,9 @@ Rule: publishing never blocks and never grows without bound. Each subscriber
 has a bounded queue; when it is full the event is dropped and the subscriber
 is told how many it missed (a gap marker) with its next delivered event. With
 no subscriber, ``publish`` returns at once and the caller can skip building
-events altogether by checking ``active``.
+events altogether by checking ``active``. A subscriber may ask for some kinds
+only (history wants no per-chunk deltas): ``wants(kind)`` tells the publisher
+whether anyone listens for a kind, so per-chunk work is skipped without a browser.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 
 
 class Subscription:
-    def __init__(self, bus: EventBus, maxsize: int) -> None:
+    def __init__(self, bus: EventBus, maxsize: int, kinds: frozenset[str] | None = None) -> None:
         self.bus = bus
+        self.kinds = kinds
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
         self.dropped = 0
 
@@ -46,8 +49,11 @@ class EventBus:
     def active(self) -> bool:
         return bool(self._subs)
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def wants(self, kind: str) -> bool:
+        return any(s.kinds is None or kind in s.kinds for s in self._subs)
+
+    def subscribe(self, maxsize: int = 1000, kinds: frozenset[str] | None = None) -> Subscription:
+        sub = Subscription(self, maxsize, kinds)
         self._subs.append(sub)
         return sub
 
@@ -56,5 +62,7 @@ class EventBus:
             self._subs.remove(sub)
 
     def publish(self, event: dict[str, Any]) -> None:
+        kind = event.get("type", "")
         for sub in self._subs:
-            sub.offer(event)
+            if sub.kinds is None or kind in sub.kinds:
+                sub.offer(event)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import importlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,13 +27,10 @@ def build_app(settings: Settings) -> ProxyApp:
     app = ProxyApp(settings)
     dashboard = None
     if settings.ui:
-        try:
-            dashboard_module: Any = importlib.import_module("replaydeck.dashboard")
-        except ModuleNotFoundError:
-            dashboard_module = None
-        if dashboard_module is not None:
-            dashboard = dashboard_module.build_dashboard(app, settings)
-    app.control = ControlApp(app, settings.host, dashboard)
+        from replaydeck.dashboard import build_dashboard  # starlette loads only with the UI
+
+        dashboard = build_dashboard(app, settings)
+    app.control = ControlApp(app, settings.host, dashboard, settings.dashboard_token)
     return app
 
 

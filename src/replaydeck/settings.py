@@ -158,6 +158,20 @@ class Settings(BaseModel):
         False,
         description="Record repeated identical requests as an ordered series; replay in order.",
     )
+    history_path: Path = Field(
+        Path(".replaydeck/history.db"),
+        description="SQLite file keeping the dashboard's request history across restarts.",
+    )
+    history_max_entries: int = Field(
+        10000, ge=0, description="Requests kept in the history (oldest dropped; 0 = no history)."
+    )
+    history_max_days: float = Field(30.0, gt=0, description="Days a request stays in the history.")
+    dashboard_token: str | None = Field(
+        None,
+        min_length=16,
+        description="Token the dashboard asks for when bound to a non-loopback address "
+        "(a random one is made and printed when unset).",
+    )
     record_reason: str = Field("default", description="Which layer chose the record mode.")
 
     @field_validator("timing", mode="before")

@@ -90,11 +90,11 @@ def test_gzip_upstream_is_decoded_for_the_client(tmp_path: Path, upstream: Threa
 
 def test_stream_relayed_as_it_arrives(tmp_path: Path, upstream: ThreadServer) -> None:
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d e f g h"}]}
-    with proxy(tmp_path, upstream=upstream.url) as px:
+    with proxy(tmp_path, upstream=upstream.url) as px, httpx.Client() as client:
         t0 = time.perf_counter()
         arrivals = []
-        with httpx.stream("POST", px.url + "/v1/chat/completions", json=body,
-                          headers={"x-fake-gap-ms": "80"}) as r:
+        with client.stream("POST", px.url + "/v1/chat/completions", json=body,
+                           headers={"x-fake-gap-ms": "80"}) as r:
             for _ in r.iter_raw():
                 arrivals.append(time.perf_counter() - t0)
         total = arrivals[-1]

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from replaydeck.wire.sse import SSEDecoder, SSEEvent, encode_event
 from tests.fakes.upstream import FIXTURES
 
-SSE_FIXTURES = sorted(p for p in FIXTURES.glob("*.sse"))
+SSE_FIXTURES = sorted(FIXTURES.glob("*.sse"))
+assert SSE_FIXTURES, f"recorded wire fixtures not found in {FIXTURES}"
 
 
 def decode(pieces: list[bytes]) -> list[SSEEvent]:
@@ -64,7 +65,7 @@ def test_byte_by_byte_equals_whole() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(SSE_FIXTURES or [Path("none")]), st.lists(st.integers(min_value=0), max_size=40))
+@given(st.sampled_from(SSE_FIXTURES), st.lists(st.integers(min_value=0), max_size=40))
 def test_any_split_of_any_fixture(path: Path, cuts: list[int]) -> None:
     data = path.read_bytes()
     assert decode(split_at(data, cuts)) == decode([data])

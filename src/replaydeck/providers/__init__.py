@@ -12,12 +12,28 @@ import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
+from replaydeck.providers.anthropic import AnthropicMessages
 from replaydeck.providers.base import LiveEvent, Provider, ResponseParser, Summary, ToolCall
+from replaydeck.providers.gemini import Gemini
+from replaydeck.providers.ollama import Ollama
 from replaydeck.providers.openai_chat import OpenAIChat
+from replaydeck.providers.openai_misc import OpenAICompletions, OpenAIEmbeddings, OpenAIModels
+from replaydeck.providers.openai_responses import OpenAIResponses
 
 log = logging.getLogger("replaydeck")
 
-DEFAULT_PROVIDERS: list[type[Provider]] = [OpenAIChat]
+#: Order matters only where paths overlap: Gemini's ``models/{m}:method`` and Ollama's
+#: ``/api/...`` are claimed before the OpenAI catch-alls (``/embeddings``, ``GET /models``).
+DEFAULT_PROVIDERS: list[type[Provider]] = [
+    OpenAIChat,
+    OpenAIResponses,
+    OpenAICompletions,
+    AnthropicMessages,
+    Gemini,
+    Ollama,
+    OpenAIEmbeddings,
+    OpenAIModels,
+]
 
 GENERIC = Provider()
 

@@ -13,6 +13,9 @@ itself; it asks the provider of the request:
 * ``error_body``: an error shaped the way this provider's SDK reads errors.
 
 The base class is the generic HTTP provider: no conversion, OpenAI-shaped errors.
+``StreamParser`` is the shared skeleton of the streaming providers: it decodes SSE
+or NDJSON into JSON objects and hands each to the provider's accumulator, so a
+provider module only says what an event means.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from typing import Any
 import orjson
 
 from replaydeck.models import Tape
+from replaydeck.wire.http import is_event_stream, is_ndjson
+from replaydeck.wire.ndjson import NDJSONDecoder
+from replaydeck.wire.sse import SSEDecoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,103 @@ class ResponseParser:
         return None
 
 
+class Accumulator:
+    """Folds one provider's stream events into its non-streamed body (pure, no I/O)."""
+
+    def __init__(self) -> None:
+        self.error: dict[str, Any] | None = None
+        self.done = False  # the stream ended the way a whole one ends
+
+    def add(self, event: str | None, obj: Any) -> list[LiveEvent]:
+        raise NotImplementedError
+
+    def body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class StreamParser(ResponseParser):
+    """A response that is JSON when whole and SSE or NDJSON when streamed.
+
+    Streamed bytes go through the wire decoder; every event whose data is a JSON
+    value reaches ``acc.add(event_name, value)``. Lines that are not JSON (an SSE
+    ``[DONE]``, a stray comment) are skipped here: the accumulator decides what
+    ends a stream. A non-streamed body is summarised whole by the provider.
+    """
+
+    def __init__(
+        self, provider: Provider, status: int, content_type: str, acc: Accumulator
+    ) -> None:
+        super().__init__(provider, status, content_type)
+        self.ndjson = is_ndjson(content_type)
+        self.streaming = self.ndjson or is_event_stream(content_type)
+        self.sse = SSEDecoder()
+        self.lines = NDJSONDecoder()
+        self.acc = acc
+
+    def feed(self, data: bytes) -> list[LiveEvent]:
+        if not self.streaming:
+            return super().feed(data)
+        if self.ndjson:
+            return self._objects((None, line) for line in self.lines.feed(data))
+        return self._objects((ev.event, ev.data) for ev in self.sse.feed(data))
+
+    def _flush(self) -> None:
+        if self.ndjson:
+            self._objects((None, line) for line in self.lines.flush())
+        else:
+            self._objects((ev.event, ev.data) for ev in self.sse.flush())
+
+    def _objects(self, items: Any) -> list[LiveEvent]:
+        out: list[LiveEvent] = []
+        for name, data in items:
+            if data[:6] in ("[DONE]", b"[DONE]"):
+                self.on_done()
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            out.extend(self.acc.add(name, obj))
+        return out
+
+    def on_done(self) -> None:
+        self.acc.done = True
+
+    def finish(self) -> Accumulator:
+        """Flush the decoder (end of input) and return the accumulator."""
+        if self.streaming:
+            self._flush()
+        return self.acc
+
+    def complete(self) -> bool:
+        self.finish()
+        return not self.streaming or self.acc.done or self.acc.error is not None
+
+    @property
+    def stream_error(self) -> dict[str, Any] | None:
+        return self.acc.error if self.streaming else None
+
+    def summary(self) -> Summary:
+        if not self.streaming:
+            return super().summary()
+        acc = self.finish()
+        return self.provider.summarize_stream(acc)
+
+
+def error_of(data: Any) -> dict[str, Any]:
+    """The ``error`` object of an error body, or the whole body as a message."""
+    err = data.get("error") if isinstance(data, dict) else None
+    return dict(err) if isinstance(err, dict) else {"message": str(data)}
+
+
+def load_json(data: bytes) -> Any:
+    """The JSON value of a body, or None when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
 class Provider:
     name = "generic"
     title = "HTTP"
@@ -134,6 +237,10 @@ class Provider:
             err = {"status": status, "message": body[:500].decode("utf-8", "replace")}
         return Summary(error=err)
 
+    def summarize_stream(self, acc: Accumulator) -> Summary:
+        """The summary of a streamed response, from its accumulator."""
+        return Summary(error=acc.error)
+
     def summarize_tape(self, tape: Tape) -> Summary:
         parser = self.parser(tape.status, tape.content_type)
         for chunk in tape.chunks:
@@ -156,3 +263,19 @@ class Provider:
     def stream_error_event(self, message: str, error_type: str) -> bytes | None:
         """Bytes that make this provider's SDK raise inside an already-started stream."""
         return b"data: " + orjson.dumps({"error": {"message": message, "type": error_type}}) + b"\n\n"
+
+
+def accumulate_tape(provider: Provider, tape: Tape) -> Accumulator | None:
+    """Run a recorded stream through the provider's parser; None when it is not a stream."""
+    parser = provider.parser(tape.status, tape.content_type)
+    if not isinstance(parser, StreamParser) or not parser.streaming:
+        return None
+    for chunk in tape.chunks:
+        parser.feed(chunk.data)
+    return parser.finish()
+
+
+def sse_frame(obj: Any, event: str | None = None, newline: bytes = b"\n") -> bytes:
+    """One SSE event holding ``obj`` as compact JSON (one ``data:`` line)."""
+    head = b"event: " + event.encode() + newline if event is not None else b""
+    return head + b"data: " + orjson.dumps(obj) + newline + newline

@@ -26,6 +26,7 @@ from replaydeck.providers.base import (
     ResponseParser,
     Summary,
     ToolCall,
+    error_of,
     parse_arguments,
 )
 from replaydeck.wire.http import is_event_stream
@@ -217,9 +218,7 @@ class OpenAIChat(Provider):
         if not isinstance(data, dict):
             return Summary()
         if status >= 400 or "error" in data:
-            raw = data.get("error")
-            err: dict[str, Any] = raw if isinstance(raw, dict) else {"message": str(data)}
-            return Summary(error={"status": status, **err})
+            return Summary(error={"status": status, **error_of(data)})
         return summarize_completion(data)
 
     def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:

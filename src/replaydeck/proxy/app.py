@@ -119,6 +119,10 @@ class ProxyApp:
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: httpx.AsyncClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
+        #: objects with async start()/stop(), run with the server's lifespan (history writer)
+        self.services: list[Any] = []
+        #: tape keys marked for re-recording: in auto mode the next match goes upstream
+        self.rerecord: set[str] = set()
         self.upstream_calls = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -167,11 +171,15 @@ class ProxyApp:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                for service in self.services:
+                    await service.start()
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
+                for service in reversed(self.services):
+                    await service.stop()
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -193,7 +201,10 @@ class ProxyApp:
         provider = self.registry.for_request(method, path)
         is_json, value = parse_json_body(body)
         volatile = self.volatile + provider.volatile_fields
-        body_key = provider.key_body(body_material(body, volatile)) if is_json else body_material(body, ())
+        # the body is parsed once: the key works on a top-level copy of the parsed value
+        # (drop_fields copies), so key_body must not mutate nested values
+        body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
+                    else body_material(body, ()))
         hdrs = {}
         if self.key_headers:
             for name in self.key_headers:
@@ -292,6 +303,8 @@ class ProxyApp:
         self.sequences.clear()
 
     def lookup(self, req: Prepared_Request) -> Entry | None:
+        if req.key in self.rerecord and self.runtime.mode is Mode.AUTO:
+            return None  # marked in the dashboard: record it again (the put replaces the file)
         entry = self.store.get_entry(req.key)
         if entry is None and req.is_json:
             # tapes written by playingpack live under its body-only hash
@@ -491,7 +504,7 @@ class ProxyApp:
                     ct = response.headers.get("content-type", "")
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
-                    live = self.bus.active
+                    live = self.bus.wants("request.delta")  # a browser is watching
                     was_complete = parser.complete()
                     async for data in response.aiter_bytes():
                         if not data:
@@ -526,6 +539,7 @@ class ProxyApp:
             if record and self._recordable(flight, parser):
                 tape = self._make_tape(flight, req, parser, sequence)
                 await asyncio.to_thread(self.store.put, tape)
+                self.rerecord.discard(req.key)
                 flight.tape = tape
         except Exception as exc:  # a failed write is reported, the client already has its answer
             self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
@@ -635,7 +649,7 @@ class ProxyApp:
                 parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
                 for data in flight.chunks:
                     parser.feed(data)
-                summary = parser.summary().to_json()
+                summary = r.json(parser.summary().to_json())  # raw bytes: redact
             chunks = [{"c": encode_bytes(r.bytes_(d)), "d": round(ms, 3)}
                       for d, ms in zip(flight.chunks[:MAX_EVENT_CHUNKS], flight.delays, strict=False)]
             headers = r.headers_dict(flight.headers)

@@ -7,14 +7,24 @@ alias kept for playingpack users. Every request here passes the guard first:
   which defeats DNS rebinding;
 * a request that changes something must come from our own origin
   (Sec-Fetch-Site / Origin), which defeats cross-site requests;
-* no response carries CORS headers, so other sites cannot read anything.
+* no response carries CORS headers, so other sites cannot read anything;
+* when bound to an address other than loopback, a random token (printed at
+  start-up) is required: ``/?token=...`` trades it for a ``SameSite=Strict``,
+  httponly cookie, scripts may send it as ``X-Replaydeck-Token`` instead. On a
+  wildcard bind (0.0.0.0) a Host that is an IP literal is accepted too: a DNS
+  rebinding attack always arrives with the attacker's host *name*.
 
-The dashboard (a later, larger app) mounts behind the same guard.
+The dashboard (``replaydeck.dashboard``) mounts behind the same guard; only
+``/health`` answers without the token (it reveals nothing but the mode).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
+from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -23,6 +33,26 @@ from replaydeck._version import __version__
 PREFIX = "/__replaydeck"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+COOKIE = "replaydeck_token"
+TOKEN_HEADER = b"x-replaydeck-token"
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() in ("localhost", "127.0.0.1", "::1"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        return False
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -41,9 +71,11 @@ def host_allowed(host_header: str | None, bound_host: str) -> bool:
     else:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     allowed = set(LOOPBACK_NAMES)
-    if bound_host not in ("0.0.0.0", "::", ""):
+    if bound_host not in WILDCARD_HOSTS:
         allowed.add(bound_host.lower())
         allowed.add(f"[{bound_host.lower()}]")
+    elif _is_ip_literal(name):
+        return True  # reached by address on a wildcard bind (the token guards it)
     return name in allowed
 
 
@@ -61,7 +93,31 @@ def same_origin(scope: dict[str, Any]) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == host.lower()
 
 
-async def send_json(send: Any, status: int, value: Any) -> None:
+def host_of(scope: dict[str, Any]) -> str | None:
+    """The Host header, or None when absent or repeated (two Hosts: refuse, never guess)."""
+    hosts = [v for k, v in scope["headers"] if k == b"host"]
+    return str(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+
+
+def request_token(scope: dict[str, Any]) -> str | None:
+    """The token a request carries: header first, then the cookie."""
+    header = _header(scope, TOKEN_HEADER)
+    if header:
+        return header
+    raw = _header(scope, b"cookie")
+    if raw:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(raw)
+        except Exception:  # a malformed Cookie header is just no token
+            return None
+        if COOKIE in jar:
+            return jar[COOKIE].value
+    return None
+
+
+async def send_json(send: Any, status: int, value: Any,
+                    extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = orjson.dumps(value)
     await send(
         {
@@ -72,6 +128,7 @@ async def send_json(send: Any, status: int, value: Any) -> None:
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
+                *(extra or []),
             ],
         }
     )
@@ -81,14 +138,44 @@ async def send_json(send: Any, status: int, value: Any) -> None:
 class ControlApp:
     """Guard + built-in endpoints; anything else goes to the dashboard app, if any."""
 
-    def __init__(self, proxy: Any, bound_host: str, dashboard: Any = None) -> None:
+    def __init__(self, proxy: Any, bound_host: str, dashboard: Any = None,
+                 token: str | None = None) -> None:
         self.proxy = proxy
         self.bound_host = bound_host
         self.dashboard = dashboard
+        #: required off loopback; None when bound to loopback (the Host check suffices)
+        self.token: str | None = None
+        if not is_loopback(bound_host):
+            self.token = token or secrets.token_urlsafe(24)
+
+    def login_url(self, base: str) -> str:
+        return f"{base}/?token={self.token}" if self.token else f"{base}/"
+
+    def authorized(self, scope: dict[str, Any]) -> bool:
+        if self.token is None:
+            return True
+        given = request_token(scope)
+        return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
+
+    async def _login(self, scope: dict[str, Any], send: Any) -> bool:
+        """``GET /?token=...``: set the cookie and redirect to the bare URL."""
+        if self.token is None or scope["path"] != "/" or scope["method"] != "GET":
+            return False
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        given = query.get("token")
+        if not given or not secrets.compare_digest(given.encode(), self.token.encode()):
+            return False
+        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+        await send({"type": "http.response.start", "status": 303, "headers": [
+            (b"location", b"/"), (b"set-cookie", cookie.encode()),
+            (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return True
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            if not host_allowed(_header(scope, b"host"), self.bound_host) or not same_origin(scope):
+            if (not host_allowed(host_of(scope), self.bound_host)
+                    or not same_origin(scope) or not self.authorized(scope)):
                 await send({"type": "websocket.close", "code": 1008})
                 return
             if self.dashboard is not None:
@@ -96,8 +183,9 @@ class ControlApp:
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
-        if not host_allowed(_header(scope, b"host"), self.bound_host):
-            await send_json(send, 403, {"error": {"message": "forbidden host", "type": "forbidden"}})
+        if not host_allowed(host_of(scope), self.bound_host):
+            await send_json(send, 403,
+                            {"error": {"message": "forbidden host", "type": "forbidden"}})
             return
         method = scope["method"]
         if method not in SAFE_METHODS and not same_origin(scope):
@@ -106,6 +194,13 @@ class ControlApp:
             )
             return
         path = scope["path"]
+        if await self._login(scope, send):
+            return
+        if path not in ("/health", PREFIX + "/health") and not self.authorized(scope):
+            await send_json(send, 401, {"error": {
+                "message": "this dashboard needs the token printed when replaydeck started "
+                           "(open the URL shown there)", "type": "unauthorized"}})
+            return
         if path in ("/health", PREFIX + "/health"):
             await send_json(
                 send,
@@ -131,4 +226,5 @@ class ControlApp:
                 },
             )
             return
-        await send_json(send, 404, {"error": {"message": f"no such endpoint {path}", "type": "not_found"}})
+        await send_json(send, 404,
+                        {"error": {"message": f"no such endpoint {path}", "type": "not_found"}})

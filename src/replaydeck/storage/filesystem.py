@@ -62,6 +62,9 @@ class Entry:
 class TapeStore:
     def __init__(self, root: Path, cache_size: int = 4096) -> None:
         self.root = Path(root)
+        # lookups build the file name by string concatenation: a pathlib join per
+        # request cost more than the stat itself
+        self._prefix = os.path.join(str(self.root), "")
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self.usage = UsageLog(self.root)
@@ -85,7 +88,7 @@ class TapeStore:
 
         Raises TapeCorrupt / TapeVersionError for a file that cannot be used.
         """
-        path = self.path(key)
+        path = f"{self._prefix}{key}.json"
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -97,11 +100,12 @@ class TapeStore:
             self._cache.move_to_end(key)
             return entry
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as fh:
+                raw = fh.read()
         except FileNotFoundError:
             self._cache.pop(key, None)
             return None
-        tape = load_tape(raw, path=str(path))
+        tape = load_tape(raw, path=path)
         entry = Entry(tape, validator)
         if self.cache_size:
             self._cache[key] = entry
