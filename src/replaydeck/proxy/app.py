@@ -506,6 +506,7 @@ class ProxyApp:
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
                     live = self.bus.wants("request.delta")  # a browser is watching
+                    was_complete = parser.complete()
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
@@ -513,6 +514,10 @@ class ProxyApp:
                         flight.append(data, (now - last) * 1000.0)
                         last = now
                         events = parser.feed(data)
+                        if not was_complete and parser.complete():
+                            # the stream's own end marker (e.g. [DONE]) arrived: a client
+                            # that hangs up now (SDKs do) must not cost us the recording
+                            was_complete = flight.whole = True
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
