@@ -18,9 +18,8 @@ import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from replaydeck import _aio
@@ -44,7 +43,7 @@ from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
-from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
+from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors, preload
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -55,6 +54,9 @@ from replaydeck.wire.http import (
     is_ndjson,
     relay_response_headers,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 CONTROL_PREFIX = "/__replaydeck"
 #: chunks carried by one completed event (a longer stream is cut for the dashboard only)
@@ -175,6 +177,8 @@ class ProxyApp:
                     await service.start()
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
+                # the upstream client's imports, off the start-up path (see upstream.py)
+                _aio.create_task(asyncio.to_thread(preload), name="replaydeck-preload")
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
@@ -263,7 +267,7 @@ class ProxyApp:
             assert entry is not None
             tape = entry.tape
             self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
-            await self.replay(entry, req, receive, send)
+            await self.replay(entry, req, receive, send, arrived=started)
             self._done(rid, req, log_path, "tape", tape.status, started, tape)
         elif isinstance(decision, Miss):
             status = await self.miss(req, send)
@@ -317,13 +321,16 @@ class ProxyApp:
 
     # ------------------------------------------------------------ replay
 
-    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any) -> None:
+    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any,
+                     arrived: float | None = None) -> None:
+        """``arrived``: perf_counter when the request came in; the recorded TTFB counts
+        from there, so our own parsing and lookup do not add to it."""
         prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
         scale = self.runtime.timing.scale
         if scale <= 0:
             await send_prepared(prepared, send, 0.0)
             return
-        await self._guarded(send_prepared(prepared, send, scale), receive)
+        await self._guarded(send_prepared(prepared, send, scale, arrived), receive)
 
     async def _guarded(self, coro: Any, receive: Any) -> bool:
         """Run a long response while watching for the client going away.
@@ -486,7 +493,9 @@ class ProxyApp:
         rec = req.record
         url = route.url(rec.path, rec.query)
         client = self.http()
-        loop = asyncio.get_running_loop()
+        # delays are taken with perf_counter: uvloop's loop.time() ticks in whole
+        # milliseconds, which rounded every recorded gap and TTFB to 1 ms
+        clock = time.perf_counter
         parser = None
         try:
             with map_upstream_errors(route.display):
@@ -494,7 +503,7 @@ class ProxyApp:
                     rec.method, url, headers=forward_request_headers(rec.headers), content=rec.body
                 )
                 self.upstream_calls += 1
-                t0 = loop.time()
+                t0 = clock()
                 response = await client.send(request, stream=True)
                 try:
                     headers = relay_response_headers(
@@ -510,7 +519,7 @@ class ProxyApp:
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
-                        now = loop.time()
+                        now = clock()
                         flight.append(data, (now - last) * 1000.0)
                         last = now
                         events = parser.feed(data)
