@@ -221,3 +221,25 @@ def test_anthropic_version_is_key_material_and_both_auth_styles_stay_off_tape(en
                        headers=dict(hdrs, **{"anthropic-version": "2023-06-01"}))
     assert other.status_code == 404 and other.json()["type"] == "error"
     assert "anthropic-version" in other.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("sdk", "raised"), [
+    ("anthropic", "APIStatusError"), ("ollama", "ResponseError"), ("gemini", "ServerError"),
+    ("openai-chat", "APIError"), ("openai-responses", None)])
+@pytest.mark.parametrize("where", ["drop", "drop-mid"])
+def test_upstream_dropping_mid_stream(env: Env, sdk: str, raised: str | None, where: str) -> None:
+    """Dropped between two events, the client gets its provider's in-stream error (an SSE
+    event, or an NDJSON line for Ollama); dropped inside an event, a broken read, never a
+    corrupted event. Nothing is recorded."""
+    prompt = f"dropped {sdk} {where}"
+    name, message, _ = failure(lambda: ask(sdk, base_url(sdk, env.strict, True), prompt, False,
+                                           True, {"x-fake-fail": where}))
+    if where == "drop" and raised is not None:
+        assert name == raised and "broke the connection" in message
+    elif where == "drop":  # a Responses `error` event ends the stream without raising
+        assert name == "AssertionError" and "response.completed" in message
+    else:
+        assert name in ("RemoteProtocolError", "APIConnectionError", "ReadError"), (name, message)
+    time.sleep(0.1)
+    tapes = env.strict_tapes.glob("*.json") if env.strict_tapes.exists() else []
+    assert not any(prompt in p.read_text() for p in tapes)

@@ -229,6 +229,8 @@ def test_gemini_json_array_stream_and_path_rules() -> None:
     assert p.model(stream, None) == "gemini-2.5-flash"
     assert p.key_query([["alt", "sse"], ["key", "k"]]) == [["key", "k"]]
     assert p.key_query([["alt", "json"]]) == [["alt", "json"]]
+    assert REG.for_request("GET", "/v1beta/models/gemini-2.5-flash").name == "gemini"
+    assert REG.for_request("GET", "/v1/models/gpt-4o").name == "openai-models"
 
 
 def test_ollama_request_stream_defaults() -> None:

@@ -265,6 +265,24 @@ class Provider:
             {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
         )
 
+    def stream_error_tail(
+        self, content_type: str, last: bytes, message: str, error_type: str
+    ) -> bytes | None:
+        """What to send after ``last`` when the upstream broke mid-stream; None = nothing.
+
+        Only at an event boundary: appended to half an event, the error would corrupt
+        that event and the SDK would fail on bad JSON instead of raising the provider's
+        error. Mid-event the body is left unterminated, so the client sees a broken read,
+        as it would from the upstream itself.
+        """
+        if is_ndjson(content_type):
+            boundary = not last or last.endswith(b"\n")
+        elif is_event_stream(content_type):
+            boundary = not last or last.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+        else:
+            return None
+        return self.stream_error_event(message, error_type) if boundary else None
+
     def stream_error_event(self, message: str, error_type: str) -> bytes | None:
         """Bytes that make this provider's SDK raise inside an already-started stream."""
         return b"data: " + orjson.dumps({"error": {"message": message, "type": error_type}}) + b"\n\n"

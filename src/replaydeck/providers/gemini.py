@@ -44,6 +44,7 @@ from replaydeck.wire.http import is_event_stream
 
 #: ``/{version}/models/{model}:{method}`` and the tuned-model form ``tunedModels/...``
 _PATH = re.compile(r"/(?:models|tunedModels)/([^/:]+):([A-Za-z]+)$")
+_BETA_MODELS = re.compile(r"/v1(?:beta|alpha)\d*/(?:models|tunedModels)(?:/[^/:]+)?/?$")
 STREAM_METHOD = "streamGenerateContent"
 PLAIN_METHOD = "generateContent"
 
@@ -162,7 +163,9 @@ class Gemini(Provider):
     title = "Google Gemini"
 
     def match(self, method: str, path: str) -> bool:
-        return _PATH.search(path) is not None
+        # also the model listing under Google's beta versions (OpenAI has no v1beta), so a
+        # miss there answers in Google's error shape; plain /v1/models stays OpenAI's
+        return _PATH.search(path) is not None or _BETA_MODELS.match(path) is not None
 
     def key_path(self, path: str) -> str:
         if path.endswith(":" + STREAM_METHOD):

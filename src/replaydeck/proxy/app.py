@@ -474,10 +474,12 @@ class ProxyApp:
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 if flight.error is not None:
-                    tail = None
-                    if _is_stream_ct(dict(flight.headers).get("content-type", "")):
-                        # SSE or NDJSON (Ollama): the provider's own in-stream error
-                        tail = req.provider.stream_error_event(str(flight.error), "upstream_error")
+                    ct = dict(flight.headers).get("content-type", "")
+                    # SSE or NDJSON (Ollama): the provider's own in-stream error, when the
+                    # bytes sent so far end between two events (see Provider.stream_error_tail)
+                    last = flight.chunks[-1] if flight.chunks else b""
+                    tail = req.provider.stream_error_tail(ct, last, str(flight.error),
+                                                          "upstream_error")
                     if tail is None:
                         return  # leave the body unterminated: the client sees a broken read
                     await send({"type": "http.response.body", "body": tail, "more_body": True})
