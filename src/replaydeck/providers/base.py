@@ -92,8 +92,13 @@ class ResponseParser:
     def summary(self) -> Summary:
         return self.provider.summarize_body(self.status, self.content_type, b"".join(self._parts))
 
+    def end(self) -> None:
+        """The body is over: dispatch whatever the decoder still holds."""
+
     def complete(self) -> bool:
-        """Did the response end the way a whole one ends (e.g. [DONE] seen)?"""
+        """Has the response reached the way a whole one ends (e.g. [DONE] seen)?
+
+        Asked while the stream is still arriving, so it must not consume input."""
         return True
 
     @property
@@ -175,8 +180,11 @@ class StreamParser(ResponseParser):
             self._flush()
         return self.acc
 
+    def end(self) -> None:
+        if self.streaming:
+            self._flush()
+
     def complete(self) -> bool:
-        self.finish()
         return not self.streaming or self.acc.done or self.acc.error is not None
 
     @property

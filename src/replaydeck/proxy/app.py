@@ -18,8 +18,9 @@ import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import httpx
 import orjson
 
 from replaydeck import _aio
@@ -43,7 +44,7 @@ from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
-from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors, preload
+from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -54,9 +55,6 @@ from replaydeck.wire.http import (
     is_ndjson,
     relay_response_headers,
 )
-
-if TYPE_CHECKING:
-    import httpx
 
 CONTROL_PREFIX = "/__replaydeck"
 #: chunks carried by one completed event (a longer stream is cut for the dashboard only)
@@ -177,8 +175,6 @@ class ProxyApp:
                     await service.start()
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
-                # the upstream client's imports, off the start-up path (see upstream.py)
-                _aio.create_task(asyncio.to_thread(preload), name="replaydeck-preload")
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
@@ -532,6 +528,7 @@ class ProxyApp:
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
+                    parser.end()
                 finally:
                     await response.aclose()
         except ReplaydeckError as exc:
