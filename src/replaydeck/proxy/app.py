@@ -18,8 +18,9 @@ import secrets
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import httpx
 import orjson
 
 from replaydeck import _aio
@@ -43,7 +44,7 @@ from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
-from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors, preload
+from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -54,9 +55,6 @@ from replaydeck.wire.http import (
     is_ndjson,
     relay_response_headers,
 )
-
-if TYPE_CHECKING:
-    import httpx
 
 CONTROL_PREFIX = "/__replaydeck"
 #: chunks carried by one completed event (a longer stream is cut for the dashboard only)
@@ -177,8 +175,6 @@ class ProxyApp:
                     await service.start()
                 flusher = _aio.create_task(self._flush_usage_every(2.0), name="replaydeck-usage")
                 await send({"type": "lifespan.startup.complete"})
-                # the upstream client's imports, off the start-up path (see upstream.py)
-                _aio.create_task(asyncio.to_thread(preload), name="replaydeck-preload")
             elif msg["type"] == "lifespan.shutdown":
                 if flusher is not None:
                     flusher.cancel()
@@ -474,9 +470,12 @@ class ProxyApp:
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 if flight.error is not None:
-                    tail = None
-                    if is_event_stream(dict(flight.headers).get("content-type", "")):
-                        tail = req.provider.stream_error_event(str(flight.error), "upstream_error")
+                    ct = dict(flight.headers).get("content-type", "")
+                    # SSE or NDJSON (Ollama): the provider's own in-stream error, when the
+                    # bytes sent so far end between two events (see Provider.stream_error_tail)
+                    last = flight.chunks[-1] if flight.chunks else b""
+                    tail = req.provider.stream_error_tail(ct, last, str(flight.error),
+                                                          "upstream_error")
                     if tail is None:
                         return  # leave the body unterminated: the client sees a broken read
                     await send({"type": "http.response.body", "body": tail, "more_body": True})
@@ -514,6 +513,7 @@ class ProxyApp:
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
                     live = self.bus.wants("request.delta")  # a browser is watching
+                    was_complete = parser.complete()
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
@@ -521,9 +521,14 @@ class ProxyApp:
                         flight.append(data, (now - last) * 1000.0)
                         last = now
                         events = parser.feed(data)
+                        if not was_complete and parser.complete():
+                            # the stream's own end marker (e.g. [DONE]) arrived: a client
+                            # that hangs up now (SDKs do) must not cost us the recording
+                            was_complete = flight.whole = True
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
+                    parser.end()
                 finally:
                     await response.aclose()
         except ReplaydeckError as exc:

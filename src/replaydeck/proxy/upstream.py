@@ -1,9 +1,9 @@
 """The upstream side: routing a path to a base URL, the pooled HTTP client, and
 the one place where httpx errors become replaydeck errors.
 
-httpx (with certifi, anyio, h11) is imported on first use, not at start-up: it
-was a third of the time to a healthy /health, and a replay-only proxy never
-needs it. ``preload`` imports it in a worker thread once the server is up.
+httpx is imported at module load, on purpose: importing it lazily from a worker
+thread raced with the host process importing it too (an embedding test suite
+or a pytest plugin) and produced half-initialised modules.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from replaydeck.errors import UpstreamError, UpstreamTimeout
+import httpx
 
-if TYPE_CHECKING:
-    import httpx
+from replaydeck.errors import UpstreamError, UpstreamTimeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +60,7 @@ class Router:
         return self.default, path
 
 
-def preload() -> None:
-    import httpx  # noqa: F401  (the import is the point)
-
-
 def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
-    import httpx
-
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
@@ -80,8 +72,6 @@ def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClien
 @contextmanager
 def map_upstream_errors(upstream: str) -> Iterator[None]:
     """Translate httpx's exceptions into UpstreamError / UpstreamTimeout naming the upstream."""
-    import httpx
-
     try:
         yield
     except httpx.TimeoutException as exc:
