@@ -22,6 +22,9 @@ from replaydeck.wire.http import is_event_stream, is_ndjson
 
 Headers = list[tuple[bytes, bytes]]
 
+#: how much of the wait before the first byte is not left to the ms-granular timer
+_COARSE = 0.001
+
 _SKIP = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
 
 
@@ -143,10 +146,20 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float,
         started = True
     else:
         started = False
+    first = True
     for data, delay in chunks:
         due += delay * scale
         wait = due - clock()
-        if wait > 0:
+        if first:
+            # uvloop's timers tick in whole ms, so a plain sleep lands the first byte
+            # ~0.5 ms late on average; sleep to 1 ms short, then yield to the loop
+            # until it is due (once per reply, so the spin stays short and rare)
+            first = False
+            if wait > _COARSE:
+                await asyncio.sleep(wait - _COARSE)
+            while clock() < due:
+                await asyncio.sleep(0)
+        elif wait > 0:
             await asyncio.sleep(wait)
         if not started:
             await send(
