@@ -176,3 +176,34 @@ def test_search_after_restart_delete_tape_and_toggle_mode(browser: Any, tmp_path
             {"role": "user", "content": "remember the zebra crossing"}])
         assert len(fake.calls) == calls + 1
         p.close()
+
+
+def test_a_long_history_is_paged_and_virtualized(browser: Any, tmp_path: Path,
+                                                 upstream: ThreadServer) -> None:
+    from replaydeck.history import History, merge
+
+    now = time.time()
+    h = History(tmp_path / ".replaydeck" / "history.db")
+    h.add([merge({"type": "request.started", "id": f"old-{i:04d}", "ts": now - 1000 + i / 10,
+                  "method": "POST", "path": "/v1/chat/completions", "provider": "openai-chat",
+                  "model": "gpt-old", "request_body": {"messages": [{"content": f"entry {i}"}]}},
+                 {"type": "request.completed", "id": f"old-{i:04d}", "source": "tape",
+                  "status": 200, "duration_ms": 5.0, "summary": {"text": f"reply {i}"}})
+           for i in range(1000)])
+    h.close()
+    with dash(tmp_path, upstream.url) as px:
+        p = Page(browser, px.url)
+        page = p.page
+        sync_api.expect(page.locator("#list-foot")).to_contain_text("200 shown of 1000")
+        # only the rows in view are in the page, whatever the list length
+        assert page.locator(".row").count() < 60
+        page.locator("#list").hover()
+        for _ in range(40):
+            page.mouse.wheel(0, 4000)
+            if "400 shown" in page.locator("#list-foot").inner_text():
+                break
+            time.sleep(0.05)
+        sync_api.expect(page.locator("#list-foot")).to_contain_text("of 1000")
+        assert page.locator(".row").count() < 60
+        assert int(page.locator("#list-foot").inner_text().split()[0]) >= 400  # next pages loaded
+        p.close()
