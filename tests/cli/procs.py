@@ -54,10 +54,12 @@ class Served:
                 self.url = m.group(1)
                 self._ready.set()
 
-    def wait_stdout(self, count: int, timeout: float = 10) -> list[str]:
+    def wait_stdout(self, count: int, timeout: float = 30) -> list[str]:
+        """The stdout lines, once there are ``count`` of them (fails with stderr if not)."""
         deadline = time.monotonic() + timeout
         while len(self.stdout) < count and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert len(self.stdout) >= count, f"stdout {self.stdout}, stderr {self.stderr}"
         return list(self.stdout)
 
 

@@ -4,6 +4,7 @@ the real openai SDK as the client, the fake upstream as the API."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import base64
 import json
 import sys
@@ -176,6 +177,7 @@ sys.path.insert(0, ".")
 import uvicorn
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
+sock.listen(64)  # connections queue from now on, before uvicorn takes the socket
 print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
 config = uvicorn.Config("served:app", log_level="warning", lifespan="on")
 uvicorn.Server(config).run(sockets=[sock])
@@ -205,3 +207,27 @@ def test_exported_app_runs_without_replaydeck(tmp_path: Path) -> None:
         plain = httpx.get(app.url + "/")
         assert plain.status_code == 200 and plain.headers["content-type"].startswith(
             "text/event-stream")
+
+
+class SlowToClose:
+    """An upstream that sends a whole stream ([DONE] included) and then waits before ending
+    the body: the openai SDK hangs up after [DONE], before the upstream's end."""
+
+    async def __call__(self, scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        for chunk in chat_text_chunks("whole before the end", "gpt-test", False):
+            await send({"type": "http.response.body", "body": chunk,  # type: ignore[operator]
+                        "more_body": True})
+        await asyncio.sleep(0.5)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})  # type: ignore[operator]
+
+
+def test_record_keeps_a_stream_the_client_left_after_its_end_marker(tmp_path: Path) -> None:
+    out = tmp_path / "whole.json"
+    with running(SlowToClose()) as up, serving("record", up.url, str(out), "--port", "0") as rec:
+        assert stream_text(rec.url, "x") == "whole before the end"
+        rec.wait_stdout(1)
+    assert orjson.loads(out.read_bytes())["meta"]["summary"]["text"] == "whole before the end"
