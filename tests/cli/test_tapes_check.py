@@ -289,3 +289,25 @@ def test_why_reads_request_objects_and_tapes(tmp_path: Path) -> None:
     assert answer["nearest"][0]["differences"][0]["field"] == "body.messages[0]"
     bad = tapes(tmp_path, "why", str(tmp_path / "nope.json"))
     assert bad.exit_code == 1 and "no such file" in bad.output
+
+
+def test_why_takes_a_request_id_from_the_history(tmp_path: Path) -> None:
+    from replaydeck.history import Filters, History
+
+    record_one(tmp_path)
+    db = tmp_path / "history.db"
+    with proxy(tmp_path, upstream=DEAD, record="replay-only", ui=True,
+               history_path=str(db)) as px:
+        with pytest.raises(openai.NotFoundError) as err:
+            sdk_text(px.url, "verify me?", stream=True)
+    history = History(db)
+    rows, _ = history.query(Filters())
+    history.close()
+    [row] = rows
+    res = CliRunner().invoke(cli, ["tapes", "why", str(row["id"]), "--tapes-dir",
+                                   str(tmp_path / "tapes")], env={"REPLAYDECK_HISTORY_PATH": str(db)})
+    assert res.exit_code == 1
+    assert res.output.splitlines()[0] == err.value.body["message"]  # type: ignore[index]
+    missing = CliRunner().invoke(cli, ["tapes", "why", "abc-1", "--tapes-dir", str(tmp_path / "tapes")],
+                                 env={"REPLAYDECK_HISTORY_PATH": str(db)})
+    assert missing.exit_code == 1 and "neither a file nor a request id" in missing.output
