@@ -311,3 +311,18 @@ def test_why_takes_a_request_id_from_the_history(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli, ["tapes", "why", "abc-1", "--tapes-dir", str(tmp_path / "tapes")],
                                  env={"REPLAYDECK_HISTORY_PATH": str(db)})
     assert missing.exit_code == 1 and "neither a file nor a request id" in missing.output
+
+
+def test_import_a_replaydeck_tape_rekeys_it_with_the_current_settings(tmp_path: Path) -> None:
+    path = record_one(tmp_path)
+    loose = tmp_path / "recorded-elsewhere.json"
+    data = orjson.loads(path.read_bytes())
+    data["meta"]["hash"] = "not-our-key"  # e.g. written by `replaydeck record` under another config
+    loose.write_bytes(orjson.dumps(data))
+    path.unlink()
+    res = tapes(tmp_path, "import", str(loose))
+    assert res.exit_code == 0 and "(replaydeck tape)" in res.output
+    [imported] = tape_files(tmp_path)
+    assert imported.stem == orjson.loads(imported.read_bytes())["meta"]["hash"] != "not-our-key"
+    with proxy(tmp_path, upstream=DEAD, record="replay-only") as px:
+        assert sdk_text(px.url, "verify me", stream=True) == "You said: verify me"
