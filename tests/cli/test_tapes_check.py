@@ -241,6 +241,10 @@ def test_migrate_upgrades_playingpack_tapes_in_place(tmp_path: Path) -> None:
     assert tapes(tmp_path, "verify").exit_code == 0
     with proxy(tmp_path, upstream=DEAD, record="replay-only") as px:
         assert sdk_text(px.url, "migrate me", stream=True) == "migrated"
+    old_path.write_bytes(orjson.dumps(old))  # the same request again, in the old format
+    res = tapes(tmp_path, "migrate")
+    assert res.exit_code == 0 and f"kept: {old_path.name}: {new.name} already answers" in res.output
+    assert old_path.exists()
     (tapes_dir / "future.json").write_bytes(orjson.dumps({"version": 2, "meta": {}, "request": {},
                                                           "response": {"chunks": []}}))
     res = tapes(tmp_path, "migrate")
