@@ -95,6 +95,12 @@ def state_of(entry: dict[str, Any]) -> str:
     if "status" not in entry:
         return "pending"
     status = entry.get("status") or 0
+    summary = entry.get("summary") or {}
+    if status == 499 and not entry.get("error") and summary.get("stop_reason"):
+        # SDKs close the connection as soon as they read the end of a stream ([DONE]),
+        # sometimes before the upstream's own end reaches the proxy: the client got the
+        # whole reply (the stop reason was already in it), so this is not an abort
+        return "complete"
     if entry.get("error") or status >= 400 or status == 0 or (entry.get("summary") or {}).get("error"):
         return "error"
     return "complete"

@@ -69,6 +69,9 @@ def uvicorn_config(app: Any, **kw: Any) -> uvicorn.Config:
         access_log=False,
         log_level="warning",
         server_header=False,
+        # replaydeck never reads the client address or scheme, so uvicorn's
+        # X-Forwarded-* middleware would only add a layer to every request
+        proxy_headers=False,
         date_header=False,
         timeout_graceful_shutdown=5,
         ws="auto",

@@ -114,3 +114,8 @@ def test_pure_helpers() -> None:
     assert row["tools"] == ["get_weather"] and row["tokens_in"] == 3 and row["tokens_out"] == 4
     assert row["state"] == "complete"
     assert row_summary(entry(2, status=429))["state"] == "error"
+    closed = entry(3, status=499)
+    assert row_summary(closed)["state"] == "error"  # a client that left mid-reply
+    closed["summary"]["stop_reason"] = "stop"
+    del closed["state"]
+    assert row_summary(closed)["state"] == "complete"  # left after the reply's end

@@ -11,6 +11,9 @@ declares tools. Steering headers (kept out of the tape key):
   x-fake-status: N           answer N with the provider's recorded error body
   x-fake-fail: stream-error  a 200 stream that carries the provider's error event
   x-fake-fail: truncate      a stream cut before its end marker (connection closed cleanly)
+  x-fake-fail: drop          send the first event, then drop the connection
+  x-fake-fail: drop-mid      send half the first event, then drop the connection
+  x-fake-fixture: NAME       serve this file instead (same provider family)
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ def truncate(data: bytes, ctype: str) -> bytes:
     return sep.join(events[:-1]) + sep
 
 
+def drop_point(data: bytes, ctype: str, fail: str | None) -> int | None:
+    """Where a dropping upstream stops: after the first event, or inside it."""
+    if fail not in ("drop", "drop-mid"):
+        return None
+    sep = b"\n" if ctype == "application/x-ndjson" else (b"\r\n\r\n" if b"\r\n\r\n" in data
+                                                          else b"\n\n")
+    end = data.index(sep) + len(sep)
+    return end if fail == "drop" else end // 2
+
+
 class ProviderUpstream:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -129,6 +142,9 @@ class ProviderUpstream:
             await self.send(send, int(headers["x-fake-status"]), "application/json",
                             wire(ERRORS[fam]), [(b"request-id", b"req_fake_err")])
             return
+        if "x-fake-fixture" in headers:
+            name = headers["x-fake-fixture"]
+            stream = content_type(name) != "application/json"
         fail = headers.get("x-fake-fail")
         if fail == "stream-error" and stream:
             name = STREAM_ERRORS[family]
@@ -138,12 +154,18 @@ class ProviderUpstream:
         ctype = content_type(name)
         if fail == "truncate" and stream:
             data = truncate(data, ctype)
-        await self.send(send, 200, ctype, data, [(b"x-request-id", b"req_fake_1")])
+        await self.send(send, 200, ctype, data, [(b"x-request-id", b"req_fake_1")],
+                        drop_at=drop_point(data, ctype, fail) if stream else None)
 
     async def send(self, send: Any, status: int, ctype: str, data: bytes,
-                   extra: list[tuple[bytes, bytes]] | None = None) -> None:
+                   extra: list[tuple[bytes, bytes]] | None = None,
+                   drop_at: int | None = None) -> None:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", ctype.encode()), *(extra or [])]})
+        if drop_at is not None:
+            data = data[:drop_at]
         for i in range(0, len(data), 37):
             await send({"type": "http.response.body", "body": data[i:i + 37], "more_body": True})
+        if drop_at is not None:
+            raise RuntimeError("fake upstream drops the connection mid-stream")
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -173,3 +173,16 @@ def test_error_body_and_stream_error_event_are_provider_shaped(name: str) -> Non
     parser = provider.parser(200, provider.stream_content_type)
     parser.feed(tail)
     assert parser.stream_error is not None and "broke" in str(parser.stream_error)
+
+
+@pytest.mark.parametrize(("name", "fixture"), STREAMS, ids=lambda v: str(v))
+def test_round_trip_stream_body_stream(name: str, fixture: str) -> None:
+    provider = REG.get(name)
+    ctype = content_type(fixture)
+    got = provider.to_body(tape(name, wire(fixture), ctype), {})
+    assert got is not None
+    back = provider.to_stream(tape(name, got[1], "application/json"),
+                              {"stream_options": {"include_usage": True}})
+    assert back is not None
+    same_meaning(summarize(name, 200, provider.stream_content_type, b"".join(back)),
+                 summarize(name, 200, ctype, wire(fixture)))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replaydeck.providers import Provider, default_registry
 from replaydeck.providers.base import StreamParser
+from replaydeck.wire.sse import SSEDecoder
 from tests.fakes.providers import content_type, truncate, wire
 
 REG = default_registry(load_entry_points=False)
@@ -27,7 +29,8 @@ def provider(name: str) -> Provider:
 
 
 # (provider, fixture) -> (model, text, [(id, name, args)], stop reason, a usage field and value)
-EXPECTED: dict[tuple[str, str], tuple[str | None, str, list[tuple[Any, str, Any]], str, tuple[str, int]]] = {
+Usage = tuple[str, int] | None
+EXPECTED: dict[tuple[str, str], tuple[str | None, str, list[tuple[Any, str, Any]], str, Usage]] = {
     ("openai-chat", "openai_chat_stream_text_usage.sse"):
         ("gpt-4.1-2025-04-14", "Hello there!", [], "stop", ("total_tokens", 22)),
     ("openai-chat", "openai_chat_stream_toolcall.sse"):
@@ -72,10 +75,24 @@ EXPECTED: dict[tuple[str, str], tuple[str | None, str, list[tuple[Any, str, Any]
     ("ollama", "ollama_chat_nonstream_toolcall.json"):
         ("llama3.2", "", [("call_k3b7qz1m", "get_weather", {"city": "Tokyo"})], "stop",
          ("eval_count", 15)),
+    ("openai-chat", "openai_chat_stream_legacy_function_call.sse"):
+        ("gpt-4o-mini-2024-07-18", "", [(None, "get_weather", {"city": "Paris"})], "function_call",
+         None),
+    ("openai-chat", "openai_chat_stream_parallel_toolcalls.sse"):
+        ("gpt-4o-2024-08-06", "", [("call_aaa111", "get_weather", {"city": "Paris"}),
+                                   ("call_bbb222", "get_time", {"zone": "CET"})], "tool_calls", None),
+    ("openai-completions", "openai_completions_stream_text.sse"):
+        ("gpt-3.5-turbo-instruct", "\n\nThis is indeed a test", [], "length", ("total_tokens", 12)),
+    ("anthropic", "anthropic_stream_thinking_tooluse.sse"):
+        ("claude-sonnet-4-5-20250929", "", [("toolu_01Read", "Read", {"file_path": "/tmp/foo"})],
+         "tool_use", ("output_tokens", 30)),
+    ("ollama", "ollama_generate_stream_text.ndjson"):
+        ("llama3.2", "The sky is blue.", [], "stop", ("eval_count", 5)),
 }
 STREAMS = [k for k in EXPECTED if content_type(k[1]) != "application/json"]
 ERRORS = [("openai-chat", "openai_chat_stream_error.sse", "The server had an error"),
           ("openai-responses", "openai_responses_stream_error.sse", "Something went wrong"),
+          ("openai-responses", "openai_responses_stream_failed.sse", "failed to generate"),
           ("anthropic", "anthropic_stream_error.sse", "Overloaded"),
           ("gemini", "gemini_stream_error.sse", "The model is overloaded"),
           ("ollama", "ollama_chat_stream_error.ndjson", "unexpected EOF")]
@@ -103,10 +120,13 @@ def test_summary_of_each_fixture(name: str, fixture: str) -> None:
     parser, _ = run(name, fixture, [wire(fixture)])
     assert parser.complete()
     s = parser.summary()
-    model, text, calls, stop, (ukey, uval) = EXPECTED[(name, fixture)]
+    model, text, calls, stop, usage = EXPECTED[(name, fixture)]
     assert (s.model, s.text, s.stop_reason, s.error) == (model, text, stop, None)
     assert [(c.id, c.name, c.arguments) for c in s.tool_calls] == calls
-    assert s.usage is not None and s.usage[ukey] == uval
+    if usage is None:
+        assert s.usage is None
+    else:
+        assert s.usage is not None and s.usage[usage[0]] == usage[1]
 
 
 @pytest.mark.parametrize(("name", "fixture"), STREAMS, ids=lambda v: str(v))
@@ -174,3 +194,54 @@ def test_every_streaming_provider_uses_the_shared_parser() -> None:
         if p.name in {"openai-embeddings", "openai-models"}:
             continue
         assert isinstance(p.parser(200, "text/event-stream"), StreamParser) or p.name == "openai-chat"
+
+
+def test_anthropic_thinking_and_signature_are_kept_both_ways() -> None:
+    from tests.providers.test_conversions import tape
+
+    fixture = "anthropic_stream_thinking_tooluse.sse"
+    parser, _ = run("anthropic", fixture, [wire(fixture)])
+    assert parser.summary().extra == {"thinking": "The user wants me to read the foo file."}
+    p = provider("anthropic")
+    got = p.to_body(tape("anthropic", wire(fixture), "text/event-stream"), {})
+    assert got is not None
+    body = orjson.loads(got[1])
+    assert body["content"][0] == {"type": "thinking", "signature": "Eu8BCkYICxgCKkBsig",
+                                  "thinking": "The user wants me to read the foo file."}
+    assert body["usage"] == {"input_tokens": 40, "output_tokens": 30}
+    back = p.to_stream(tape("anthropic", got[1], "application/json"), {})
+    assert back is not None
+    again, _ = run("anthropic", fixture, back)
+    assert again.summary() == parser.summary()
+    assert b"signature_delta" in b"".join(back) and b"thinking_delta" in b"".join(back)
+
+
+def test_gemini_json_array_stream_and_path_rules() -> None:
+    p = provider("gemini")
+    chunks = [orjson.loads(e.data) for e in SSEDecoder().feed(wire("gemini_stream_text.sse"))]
+    s = p.summarize_body(200, "application/json", orjson.dumps(chunks))
+    assert (s.text, s.stop_reason) == ("Hello there!", "STOP")
+    stream = "/v1/models/gemini-2.5-flash:streamGenerateContent"
+    assert p.request_stream(stream, "alt=sse", None) is True
+    assert p.request_stream(stream, "", None) is None  # a JSON-array stream: as recorded
+    assert p.request_stream("/v1beta/models/x:generateContent", "", None) is False
+    assert p.request_stream("/v1beta/models/x:countTokens", "", None) is None
+    assert p.model(stream, None) == "gemini-2.5-flash"
+    assert p.key_query([["alt", "sse"], ["key", "k"]]) == [["key", "k"]]
+    assert p.key_query([["alt", "json"]]) == [["alt", "json"]]
+    assert REG.for_request("GET", "/v1beta/models/gemini-2.5-flash").name == "gemini"
+    assert REG.for_request("GET", "/v1/models/gpt-4o").name == "openai-models"
+
+
+def test_ollama_request_stream_defaults() -> None:
+    p = provider("ollama")
+    assert p.request_stream("/api/chat", "", {"model": "m"}) is True
+    assert p.request_stream("/api/generate", "", {"model": "m", "stream": False}) is False
+    assert p.request_stream("/api/embed", "", {"model": "m"}) is None
+    assert not p.match("POST", "/api/unknown-thing")
+    assert p.request_stream("/api/pull", "", {"model": "m"}) is True
+    pull = b'{"status":"pulling manifest"}\n{"status":"verifying"}\n{"status":"success"}\n'
+    cut, whole = p.parser(200, "application/x-ndjson"), p.parser(200, "application/x-ndjson")
+    cut.feed(pull[:-21])
+    whole.feed(pull)
+    assert not cut.complete() and whole.complete()

@@ -13,7 +13,7 @@ from replaydeck.errors import ReplaydeckError
 from replaydeck.settings import Mode, Settings, load_settings, parse_routes
 
 
-def banner(settings: Settings, url: str) -> None:
+def banner(settings: Settings, url: str, dashboard_url: str | None = None) -> None:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     mode = settings.record.value
     why = settings.record_reason
@@ -25,7 +25,9 @@ def banner(settings: Settings, url: str) -> None:
     for prefix, target in settings.all_routes().items():
         console.print(f"  route     {url}{prefix} -> {target}")
     if settings.ui:
-        console.print(f"  dashboard {url}/")
+        console.print(f"  dashboard [bold]{dashboard_url or url + '/'}[/bold]")
+        if dashboard_url and "token=" in dashboard_url:
+            console.print("            (this URL carries the dashboard's access token: keep it private)")
     console.print("  point your SDKs here:")
     console.print(f"    export OPENAI_BASE_URL={url}/v1")
     console.print(f"    export ANTHROPIC_BASE_URL={url}/anthropic")
@@ -80,7 +82,7 @@ def start(**opts: Any) -> None:
         server = Server(settings)
     except ReplaydeckError as exc:
         raise click.ClickException(str(exc)) from None
-    banner(settings, server.url)
+    banner(settings, server.url, server.app.control.login_url(server.url))
     try:
         server.run()
     except KeyboardInterrupt:  # pragma: no cover - uvicorn handles SIGINT itself

@@ -34,6 +34,7 @@ _SECRET_ENV = {
     "api-key": ("api-key", "${env}"),
     "x-goog-api-key": ("x-goog-api-key", "${env}"),
 }
+_EXPECTED_SOURCE = {"replay": "tape", "forward": "upstream", "join": "joined", "miss": "miss"}
 _PROVIDER_ENV = {"anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 
@@ -43,6 +44,8 @@ def browser_event(ev: dict[str, Any], hid: str) -> dict[str, Any] | None:
     if kind == "request.started":
         row = row_summary({**ev, "id": hid, "state": "pending"})
         row["decision"] = ev.get("decision")
+        # the source to expect until the completed event says what really happened
+        row["source"] = _EXPECTED_SOURCE.get(str(ev.get("decision")))
         return {"type": "started", "row": row}
     if kind == "request.completed":
         row = row_summary(merge(None, {**ev, "id": hid}))

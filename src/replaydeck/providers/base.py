@@ -92,8 +92,13 @@ class ResponseParser:
     def summary(self) -> Summary:
         return self.provider.summarize_body(self.status, self.content_type, b"".join(self._parts))
 
+    def end(self) -> None:
+        """The body is over: dispatch whatever the decoder still holds."""
+
     def complete(self) -> bool:
-        """Did the response end the way a whole one ends (e.g. [DONE] seen)?"""
+        """Has the response reached the way a whole one ends (e.g. [DONE] seen)?
+
+        Asked while the stream is still arriving, so it must not consume input."""
         return True
 
     @property
@@ -104,6 +109,10 @@ class ResponseParser:
 
 class Accumulator:
     """Folds one provider's stream events into its non-streamed body (pure, no I/O)."""
+
+    #: a ``data: [DONE]`` event ends the stream (OpenAI's data-only streams); for the
+    #: others it is ignored, so only their own terminal event makes a stream whole
+    done_marker = False
 
     def __init__(self) -> None:
         self.error: dict[str, Any] | None = None
@@ -162,7 +171,8 @@ class StreamParser(ResponseParser):
         return out
 
     def on_done(self) -> None:
-        self.acc.done = True
+        if self.acc.done_marker:
+            self.acc.done = True
 
     def finish(self) -> Accumulator:
         """Flush the decoder (end of input) and return the accumulator."""
@@ -170,8 +180,11 @@ class StreamParser(ResponseParser):
             self._flush()
         return self.acc
 
+    def end(self) -> None:
+        if self.streaming:
+            self._flush()
+
     def complete(self) -> bool:
-        self.finish()
         return not self.streaming or self.acc.done or self.acc.error is not None
 
     @property
@@ -259,6 +272,24 @@ class Provider:
         return orjson.dumps(
             {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
         )
+
+    def stream_error_tail(
+        self, content_type: str, last: bytes, message: str, error_type: str
+    ) -> bytes | None:
+        """What to send after ``last`` when the upstream broke mid-stream; None = nothing.
+
+        Only at an event boundary: appended to half an event, the error would corrupt
+        that event and the SDK would fail on bad JSON instead of raising the provider's
+        error. Mid-event the body is left unterminated, so the client sees a broken read,
+        as it would from the upstream itself.
+        """
+        if is_ndjson(content_type):
+            boundary = not last or last.endswith(b"\n")
+        elif is_event_stream(content_type):
+            boundary = not last or last.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+        else:
+            return None
+        return self.stream_error_event(message, error_type) if boundary else None
 
     def stream_error_event(self, message: str, error_type: str) -> bytes | None:
         """Bytes that make this provider's SDK raise inside an already-started stream."""

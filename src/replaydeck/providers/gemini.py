@@ -16,7 +16,8 @@ Stream -> body: parts concatenate per candidate ``index`` (adjacent plain text
 parts with the same ``thought`` flag merge), and ``finishReason``, ratings,
 ``usageMetadata``, ``modelVersion``, ``responseId`` come from the last chunk
 that has them. Without ``alt=sse`` the API streams a JSON array; that body is
-read as the list of its chunks.
+read as the list of its chunks and replayed as recorded (no conversion: the Python
+SDK always asks for ``alt=sse``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from replaydeck.wire.http import is_event_stream
 
 #: ``/{version}/models/{model}:{method}`` and the tuned-model form ``tunedModels/...``
 _PATH = re.compile(r"/(?:models|tunedModels)/([^/:]+):([A-Za-z]+)$")
+_BETA_MODELS = re.compile(r"/v1(?:beta|alpha)\d*/(?:models|tunedModels)(?:/[^/:]+)?/?$")
 STREAM_METHOD = "streamGenerateContent"
 PLAIN_METHOD = "generateContent"
 
@@ -161,7 +163,9 @@ class Gemini(Provider):
     title = "Google Gemini"
 
     def match(self, method: str, path: str) -> bool:
-        return _PATH.search(path) is not None
+        # also the model listing under Google's beta versions (OpenAI has no v1beta), so a
+        # miss there answers in Google's error shape; plain /v1/models stays OpenAI's
+        return _PATH.search(path) is not None or _BETA_MODELS.match(path) is not None
 
     def key_path(self, path: str) -> str:
         if path.endswith(":" + STREAM_METHOD):
@@ -169,13 +173,17 @@ class Gemini(Provider):
         return path
 
     def key_query(self, pairs: list[list[str]]) -> list[list[str]]:
-        return [p for p in pairs if p[0] != "alt"]  # alt=sse only picks the framing
+        # alt=sse only picks the framing; another alt (a JSON-array stream) is kept
+        return [p for p in pairs if p != ["alt", "sse"]]
 
     def request_stream(self, path: str, query: str, body: Any) -> bool | None:
         m = _PATH.search(path)
         if m is None or m.group(2) not in (STREAM_METHOD, PLAIN_METHOD):
             return None
-        return m.group(2) == STREAM_METHOD
+        if m.group(2) == PLAIN_METHOD:
+            return False
+        # without alt=sse the API streams one JSON array: replay that as recorded
+        return True if "alt=sse" in query.split("&") else None
 
     def model(self, path: str, body: Any) -> str | None:
         m = _PATH.search(path)

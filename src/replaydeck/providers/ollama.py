@@ -88,7 +88,8 @@ class OllamaAccumulator(Accumulator):
         if not isinstance(msg, dict):
             for call in obj.get("tool_calls") or []:
                 self.tool_calls.append(call)
-        if obj.get("done") is True:
+        # chat/generate end with "done": true; pull/push/create progress ends "success"
+        if obj.get("done") is True or obj.get("status") == "success":
             self.done = True
         return out
 

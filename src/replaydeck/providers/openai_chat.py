@@ -178,9 +178,11 @@ class ChatParser(ResponseParser):
                 out.extend(self.acc.add(chunk))
         return out
 
-    def complete(self) -> bool:
+    def end(self) -> None:
         if self.streaming:
             self._events(self.sse.flush())
+
+    def complete(self) -> bool:
         return not self.streaming or self.acc.done or self.acc.error is not None
 
     @property

@@ -74,6 +74,8 @@ class OpenAIEmbeddings(Provider):
 
 
 class CompletionsAccumulator(Accumulator):
+    done_marker = True
+
     def __init__(self) -> None:
         super().__init__()
         self.snapshot: dict[str, Any] | None = None

@@ -263,7 +263,7 @@ class ProxyApp:
             assert entry is not None
             tape = entry.tape
             self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
-            await self.replay(entry, req, receive, send)
+            await self.replay(entry, req, receive, send, arrived=started)
             self._done(rid, req, log_path, "tape", tape.status, started, tape)
         elif isinstance(decision, Miss):
             status = await self.miss(req, send)
@@ -317,13 +317,16 @@ class ProxyApp:
 
     # ------------------------------------------------------------ replay
 
-    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any) -> None:
+    async def replay(self, entry: Entry, req: Prepared_Request, receive: Any, send: Any,
+                     arrived: float | None = None) -> None:
+        """``arrived``: perf_counter when the request came in; the recorded TTFB counts
+        from there, so our own parsing and lookup do not add to it."""
         prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
         scale = self.runtime.timing.scale
         if scale <= 0:
             await send_prepared(prepared, send, 0.0)
             return
-        await self._guarded(send_prepared(prepared, send, scale), receive)
+        await self._guarded(send_prepared(prepared, send, scale, arrived), receive)
 
     async def _guarded(self, coro: Any, receive: Any) -> bool:
         """Run a long response while watching for the client going away.
@@ -467,9 +470,12 @@ class ProxyApp:
                 async for data in flight.follow():
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                 if flight.error is not None:
-                    tail = None
-                    if is_event_stream(dict(flight.headers).get("content-type", "")):
-                        tail = req.provider.stream_error_event(str(flight.error), "upstream_error")
+                    ct = dict(flight.headers).get("content-type", "")
+                    # SSE or NDJSON (Ollama): the provider's own in-stream error, when the
+                    # bytes sent so far end between two events (see Provider.stream_error_tail)
+                    last = flight.chunks[-1] if flight.chunks else b""
+                    tail = req.provider.stream_error_tail(ct, last, str(flight.error),
+                                                          "upstream_error")
                     if tail is None:
                         return  # leave the body unterminated: the client sees a broken read
                     await send({"type": "http.response.body", "body": tail, "more_body": True})
@@ -485,7 +491,9 @@ class ProxyApp:
         rec = req.record
         url = route.url(rec.path, rec.query)
         client = self.http()
-        loop = asyncio.get_running_loop()
+        # delays are taken with perf_counter: uvloop's loop.time() ticks in whole
+        # milliseconds, which rounded every recorded gap and TTFB to 1 ms
+        clock = time.perf_counter
         parser = None
         try:
             with map_upstream_errors(route.display):
@@ -493,7 +501,7 @@ class ProxyApp:
                     rec.method, url, headers=forward_request_headers(rec.headers), content=rec.body
                 )
                 self.upstream_calls += 1
-                t0 = loop.time()
+                t0 = clock()
                 response = await client.send(request, stream=True)
                 try:
                     headers = relay_response_headers(
@@ -508,13 +516,14 @@ class ProxyApp:
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
-                        now = loop.time()
+                        now = clock()
                         flight.append(data, (now - last) * 1000.0)
                         last = now
                         events = parser.feed(data)
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
+                    parser.end()
                 finally:
                     await response.aclose()
         except ReplaydeckError as exc:

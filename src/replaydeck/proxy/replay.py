@@ -11,6 +11,7 @@ each gap in turn, so scheduling jitter does not accumulate over a long stream.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +56,16 @@ def _headers(tape: Tape, content_type: str | None) -> Headers:
     return out
 
 
-def _variant(want_stream: bool | None, tape: Tape, request_body: Any) -> str:
-    if want_stream is None or want_stream == tape_is_stream(tape):
+def _recorded_stream(entry: Entry) -> bool:
+    """tape_is_stream, computed once per cache entry (it parses the content type)."""
+    recorded = entry.derived.get("is-stream")
+    if recorded is None:
+        recorded = entry.derived["is-stream"] = tape_is_stream(entry.tape)
+    return bool(recorded)
+
+
+def _variant(want_stream: bool | None, entry: Entry, request_body: Any) -> str:
+    if want_stream is None or want_stream == _recorded_stream(entry):
         return "as-recorded"
     if want_stream:
         so = request_body.get("stream_options") if isinstance(request_body, dict) else None
@@ -67,7 +76,7 @@ def _variant(want_stream: bool | None, tape: Tape, request_body: Any) -> str:
 
 def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_body: Any) -> Prepared:
     tape = entry.tape
-    variant = _variant(want_stream, tape, request_body)
+    variant = _variant(want_stream, entry, request_body)
     cached = entry.derived.get(variant)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -100,15 +109,18 @@ def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_
             _headers(tape, None),
             chunks,
             b"".join(c for c, _ in chunks),
-            tape_is_stream(tape),
+            _recorded_stream(entry),
             False,
         )
     entry.derived[variant] = prepared
     return prepared
 
 
-async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
-    """Send a prepared reply; ``scale`` multiplies every recorded delay (0 = at once)."""
+async def send_prepared(prepared: Prepared, send: Any, scale: float,
+                        start: float | None = None) -> None:
+    """Send a prepared reply; ``scale`` multiplies every recorded delay (0 = at once).
+
+    ``start`` (perf_counter) anchors the schedule, e.g. at the request's arrival."""
     if scale <= 0 or not prepared.chunks:
         body = prepared.body
         await send(
@@ -120,9 +132,10 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
         )
         await send({"type": "http.response.body", "body": body, "more_body": False})
         return
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    due = start
+    # the schedule runs on perf_counter: uvloop's loop.time() is cached per loop
+    # iteration and ticks in whole ms, which made every chunk up to ~1 ms late
+    clock = time.perf_counter
+    due = clock() if start is None else start
     chunks = prepared.chunks
     if prepared.streamed:
         # a streaming upstream sends its headers at once and the tokens later
@@ -132,7 +145,7 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float) -> None:
         started = False
     for data, delay in chunks:
         due += delay * scale
-        wait = due - loop.time()
+        wait = due - clock()
         if wait > 0:
             await asyncio.sleep(wait)
         if not started:

@@ -1,5 +1,9 @@
 """The upstream side: routing a path to a base URL, the pooled HTTP client, and
 the one place where httpx errors become replaydeck errors.
+
+httpx is imported at module load, on purpose: importing it lazily from a worker
+thread raced with the host process importing it too (an embedding test suite
+or a pytest plugin) and produced half-initialised modules.
 """
 
 from __future__ import annotations

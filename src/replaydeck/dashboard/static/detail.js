@@ -189,7 +189,7 @@ function tapeTab(d, opts) {
 
 export function diffTable(rows, aName, bName) {
   if (!rows.length) return el("div", { class: "muted", text: "no differences" });
-  const cell = (v) => el("td", {}, el("pre", { class: "json", html: v === null || v === undefined ? '<span class="muted">(absent)</span>' : highlight(v) }));
+  const cell = (v) => el("td", {}, el("pre", { class: "json", html: v === null || v === undefined ? '<span class="muted">(absent)</span>' : highlight(JSON.stringify(v, null, 2)) }));
   return el("table", { class: "difftable" }, el("tr", {}, el("th", { text: "field" }), el("th", { text: aName }), el("th", { text: bName })),
     rows.map((r) => el("tr", {}, el("td", { class: "mono", text: r.field }), cell(r.a), cell(r.b))));
 }

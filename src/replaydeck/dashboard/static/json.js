@@ -1,12 +1,15 @@
 // JSON pretty-printing with syntax highlighting: escape first, then wrap tokens.
-import { escapeHtml } from "./util.js";
 
 const TOKEN = /("(?:\\u[a-fA-F0-9]{4}|\\[^u]|[^\\"])*")(\s*:)?|\b(true|false|null)\b|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?/g;
+
+// only &, < and > are escaped: quotes must stay quotes for the tokenizer, and text
+// content cannot break out of an element without < anyway
+function escapeText(s) { return String(s).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" }[c])); }
 
 export function highlight(value) {
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
   if (text === undefined) return "";
-  return escapeHtml(text).replace(TOKEN, (m, str, colon, lit) => {
+  return escapeText(text).replace(TOKEN, (m, str, colon, lit) => {
     if (str) {
       return colon ? `<span class="j-key">${str}</span>${colon}` : `<span class="j-str">${str}</span>`;
     }
@@ -18,7 +21,7 @@ export function highlight(value) {
 // A value that may be a JSON string (tool call arguments) shown as pretty JSON.
 export function pretty(value) {
   if (typeof value === "string") {
-    try { return highlight(JSON.parse(value)); } catch { return escapeHtml(value); }
+    try { return highlight(JSON.parse(value)); } catch { return escapeText(value); }
   }
   return highlight(value);
 }
