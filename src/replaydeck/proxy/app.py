@@ -41,7 +41,7 @@ from replaydeck.matching import (
     parse_json_body,
 )
 from replaydeck.models import Chunk, RequestRecord, Tape
-from replaydeck.providers import Provider, Registry, ResponseParser, default_registry
+from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
@@ -513,6 +513,7 @@ class ProxyApp:
                     parser = req.provider.parser(response.status_code, ct)
                     last = t0
                     live = self.bus.wants("request.delta")  # a browser is watching
+                    was_complete = parser.complete()
                     async for data in response.aiter_bytes():
                         if not data:
                             continue
@@ -520,6 +521,10 @@ class ProxyApp:
                         flight.append(data, (now - last) * 1000.0)
                         last = now
                         events = parser.feed(data)
+                        if not was_complete and parser.complete():
+                            # the stream's own end marker (e.g. [DONE]) arrived: a client
+                            # that hangs up now (SDKs do) must not cost us the recording
+                            was_complete = flight.whole = True
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
@@ -531,8 +536,6 @@ class ProxyApp:
             self._forget(flight)
             return
         except asyncio.CancelledError:
-            if record and self._save_if_whole(flight, req, sequence):
-                raise  # recorded: the client left after the response's own end
             flight.finish(UpstreamError("client disconnected; upstream request cancelled", route.display))
             self._forget(flight)
             raise
@@ -551,35 +554,6 @@ class ProxyApp:
             self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
         finally:
             self._forget(flight)
-
-    def _save_if_whole(self, flight: Flight, req: Prepared_Request, sequence: int) -> bool:
-        """The last client left before the upstream's end: was the response whole anyway?
-
-        SDKs close the connection as soon as they read a stream's own end marker
-        (``data: [DONE]``, ``message_stop`` ...), often before the upstream's last
-        empty read, which cancels the flight. A fresh parser over the chunks received
-        says whether the response was complete; if so it is recorded (synchronously:
-        this task is being cancelled). A parser that cannot tell (the generic one)
-        never saves a response cut short."""
-        if not flight.head_ready or not flight.chunks:
-            return False
-        parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
-        if type(parser).complete is ResponseParser.complete:
-            return False
-        for data in flight.chunks:
-            parser.feed(data)
-        if not self._recordable(flight, parser):
-            return False
-        flight.finish()
-        try:
-            tape = self._make_tape(flight, req, parser, sequence)
-            self.store.put(tape)
-            self.rerecord.discard(req.key)
-            flight.tape = tape
-        except Exception as exc:  # a failed write is reported, as for any recording
-            self.log.warn(f"could not save tape {req.key[:12]}: {exc}")
-        self._forget(flight)
-        return True
 
     def _forget(self, flight: Flight) -> None:
         if self.flights.get(flight.key) is flight:

@@ -4,7 +4,10 @@ A ``Flight`` is the live record of one upstream response: its head, its chunks
 with their delays, and how it ended. The upstream read runs in its own task and
 appends to the flight; every client of that key (the first one and any that
 join) follows it at its own pace. When the last follower goes away before the
-end (clients disconnected), the upstream read is cancelled and nothing is saved.
+end (clients disconnected), the upstream read is cancelled and nothing is saved,
+unless the provider's parser already saw the stream's own end marker (``whole``):
+SDKs close the connection right after ``[DONE]``, before the upstream's last empty
+read, and that response is complete and nothing is left to pay for.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Flight:
         self.delays: list[float] = []
         self.head_ready = False
         self.finished = False
+        self.whole = False  # the provider saw the stream's end marker; only framing is left
         self.error: ReplaydeckError | None = None
         self.tape: Tape | None = None  # set once the recording is saved
         self.settled = asyncio.Event()  # recording saved or given up
@@ -71,5 +75,5 @@ class Flight:
 
     def detach(self) -> None:
         self.followers -= 1
-        if self.followers <= 0 and not self.finished and self.task is not None:
+        if self.followers <= 0 and not self.finished and not self.whole and self.task is not None:
             self.task.cancel()
