@@ -84,11 +84,11 @@ def test_live_list_streaming_detail_and_keyboard(browser: Any, tmp_path: Path,
         assert seen - float(live_row.get_attribute("data-ts") or 0) < 1.0
         seen: list[str] = []
         while worker.is_alive() and time.monotonic() - t0 < 10:
-            preview = page.locator(".row.rs-streaming .preview")
-            if preview.count():
-                text = preview.first.inner_text()
-                if text and (not seen or text != seen[-1]):
-                    seen.append(text)
+            # read in one step: the row can finish streaming between a count and a read
+            text = page.evaluate(
+                "() => document.querySelector('.row.rs-streaming .preview')?.innerText ?? ''")
+            if text and (not seen or text != seen[-1]):
+                seen.append(text)
             time.sleep(0.03)
         worker.join()
         final = result[0]
