@@ -392,7 +392,7 @@ class HistoryRecorder:
             self._absorb(batch)
             try:
                 await asyncio.to_thread(self._flush_sync)
-            except sqlite3.Error:  # a full disk must not stop the proxy; keep going
+            except Exception:  # a full disk or a bad row must not stop the history: drop it
                 self.unflushed.clear()
 
     def _absorb(self, batch: list[dict[str, Any]]) -> None:

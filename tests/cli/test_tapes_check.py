@@ -241,6 +241,10 @@ def test_migrate_upgrades_playingpack_tapes_in_place(tmp_path: Path) -> None:
     assert tapes(tmp_path, "verify").exit_code == 0
     with proxy(tmp_path, upstream=DEAD, record="replay-only") as px:
         assert sdk_text(px.url, "migrate me", stream=True) == "migrated"
+    old_path.write_bytes(orjson.dumps(old))  # the same request again, in the old format
+    res = tapes(tmp_path, "migrate")
+    assert res.exit_code == 0 and f"kept: {old_path.name}: {new.name} already answers" in res.output
+    assert old_path.exists()
     (tapes_dir / "future.json").write_bytes(orjson.dumps({"version": 2, "meta": {}, "request": {},
                                                           "response": {"chunks": []}}))
     res = tapes(tmp_path, "migrate")
@@ -289,3 +293,40 @@ def test_why_reads_request_objects_and_tapes(tmp_path: Path) -> None:
     assert answer["nearest"][0]["differences"][0]["field"] == "body.messages[0]"
     bad = tapes(tmp_path, "why", str(tmp_path / "nope.json"))
     assert bad.exit_code == 1 and "no such file" in bad.output
+
+
+def test_why_takes_a_request_id_from_the_history(tmp_path: Path) -> None:
+    from replaydeck.history import Filters, History
+
+    record_one(tmp_path)
+    db = tmp_path / "history.db"
+    with proxy(tmp_path, upstream=DEAD, record="replay-only", ui=True,
+               history_path=str(db)) as px:
+        with pytest.raises(openai.NotFoundError) as err:
+            sdk_text(px.url, "verify me?", stream=True)
+    history = History(db)
+    rows, _ = history.query(Filters())
+    history.close()
+    [row] = rows
+    res = CliRunner().invoke(cli, ["tapes", "why", str(row["id"]), "--tapes-dir",
+                                   str(tmp_path / "tapes")], env={"REPLAYDECK_HISTORY_PATH": str(db)})
+    assert res.exit_code == 1
+    assert res.output.splitlines()[0] == err.value.body["message"]  # type: ignore[index]
+    missing = CliRunner().invoke(cli, ["tapes", "why", "abc-1", "--tapes-dir", str(tmp_path / "tapes")],
+                                 env={"REPLAYDECK_HISTORY_PATH": str(db)})
+    assert missing.exit_code == 1 and "neither a file nor a request id" in missing.output
+
+
+def test_import_a_replaydeck_tape_rekeys_it_with_the_current_settings(tmp_path: Path) -> None:
+    path = record_one(tmp_path)
+    loose = tmp_path / "recorded-elsewhere.json"
+    data = orjson.loads(path.read_bytes())
+    data["meta"]["hash"] = "not-our-key"  # e.g. written by `replaydeck record` under another config
+    loose.write_bytes(orjson.dumps(data))
+    path.unlink()
+    res = tapes(tmp_path, "import", str(loose))
+    assert res.exit_code == 0 and "(replaydeck tape)" in res.output
+    [imported] = tape_files(tmp_path)
+    assert imported.stem == orjson.loads(imported.read_bytes())["meta"]["hash"] != "not-our-key"
+    with proxy(tmp_path, upstream=DEAD, record="replay-only") as px:
+        assert sdk_text(px.url, "verify me", stream=True) == "You said: verify me"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,9 @@ def test_tapes_list_view_diff_delete_and_rerecord(tmp_path: Path, upstream: Thre
         one, two = by_text["You said: one"], by_text["You said: two"]
         assert one["model"] == "gpt-test" and one["endpoint"] == "/v1/chat/completions"
         assert one["size"] == (tmp_path / "tapes" / f"{one['key']}.json").stat().st_size
-        assert "hits" in one and "last_used" in one
+        # usage counters from the store: "one" was replayed once, "two" never
+        assert one["hits"] == 1 and one["last_used"] > time.time() - 60
+        assert two["hits"] == 0 and two["last_used"] is None
         view = c.get(f"{API}/tapes/{one['key']}").json()
         assert view["summary"]["text"] == "You said: one" and view["source"] == "tape"
         d = c.get(API + "/tapes/diff", params={"a": one["key"], "b": two["key"]}).json()

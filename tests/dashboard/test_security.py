@@ -153,3 +153,18 @@ def test_token_required_off_loopback(tmp_path: Path) -> None:
     assert made is not None and len(made) >= 24
     assert ControlApp(proxy, "10.1.2.3", dashboard).login_url("http://10.1.2.3:4747").startswith(
         "http://10.1.2.3:4747/?token=")
+
+
+def test_banner_prints_the_dashboard_url_with_its_token(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from replaydeck.cli.start import banner
+
+    settings = Settings(host="10.0.0.1", tapes_dir=tmp_path / "t")
+    control = ControlApp(ProxyApp(settings), settings.host, None, TOKEN)
+    banner(settings, "http://10.0.0.1:4747", control.login_url("http://10.0.0.1:4747"))
+    err = capsys.readouterr().err
+    assert f"dashboard http://10.0.0.1:4747/?token={TOKEN}" in err
+    banner(Settings(tapes_dir=tmp_path / "t"), "http://127.0.0.1:4747",
+           ControlApp(ProxyApp(settings), "127.0.0.1").login_url("http://127.0.0.1:4747"))
+    err = capsys.readouterr().err
+    assert "dashboard http://127.0.0.1:4747/" in err and "token" not in err

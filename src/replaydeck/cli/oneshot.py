@@ -56,7 +56,7 @@ def record(url: str, file: Path, port: int, host: str, increment: bool) -> None:
 
     try:
         settings = load_settings({"upstream": url, "record": Mode.AUTO.value, "sequence": False,
-                                  "record_errors": True, "quiet": True, "ui": False})
+                                  "record_errors": True, "ui": False})
     except ReplaydeckError as exc:
         raise click.ClickException(str(exc)) from None
     app = record_app(settings, settings.upstream, file, increment, _announce)

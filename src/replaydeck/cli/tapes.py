@@ -272,21 +272,30 @@ def import_(tapes_dir: str | None, paths: tuple[Path, ...], request: Path | None
 
 @tapes.command()
 @TAPES_DIR
-@click.argument("request", metavar="REQUEST.json", type=click.Path(path_type=Path))
+@click.argument("request", metavar="REQUEST.json|ID")
 @click.option("--json", "as_json", is_flag=True, help="The answer as JSON.")
-def why(tapes_dir: str | None, request: Path, as_json: bool) -> None:
-    """Explain which tape REQUEST would replay, or why none matches.
+def why(tapes_dir: str | None, request: str, as_json: bool) -> None:
+    """Explain which tape a request would replay, or why none matches.
 
     REQUEST.json is a request body (for POST /v1/chat/completions), an object with
-    method, path, headers and body, or a tape (its request). Exits 1 on a miss."""
-    from replaydeck.tapetools.requests import load_spec
+    method, path, headers and body, or a tape (its request); ID is a request id from
+    the history (as the dashboard shows it). Exits 1 on a miss."""
+    from replaydeck.tapetools.requests import load_from_history, load_spec
     from replaydeck.tapetools.why import why as explain
 
     app = _app(tapes_dir)
+    then = None
     try:
-        answer = explain(app, load_spec(request))
+        if Path(request).exists() or request.endswith(".json"):
+            spec = load_spec(Path(request))
+        else:
+            spec, then = load_from_history(Path(app.settings.history_path), request)
+        answer = explain(app, spec)
     except ReplaydeckError as exc:
         raise click.ClickException(str(exc)) from None
+    if then is not None and then != answer.key and not as_json:
+        click.echo(f"note: the history keeps the request redacted; it had key {then[:12]} "
+                   f"when it was sent, this explanation is for key {answer.key[:12]}", err=True)
     if as_json:
         click.echo(orjson.dumps({
             "key": answer.key, "provider": answer.provider, "method": answer.method,

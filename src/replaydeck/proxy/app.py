@@ -483,7 +483,9 @@ class ProxyApp:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
             ok = await self._guarded(relay(), receive)
-            return status if ok else 499
+            # SDKs hang up as soon as they read the stream's end marker ([DONE] and the
+            # like), sometimes before our closing empty chunk: that is a finished reply
+            return status if ok or flight.whole else 499
         finally:
             flight.detach()
 

@@ -7,7 +7,8 @@ Rules:
 3. A playingpack tape is re-keyed (its name was playingpack's key, not ours): the
    upgraded tape is written under our key first, then the old file is removed, so
    an interruption leaves the old file or both, never neither. A playingpack 0.5+
-   file whose key cannot be recomputed stays as it is (see ``importers``).
+   file whose key cannot be recomputed stays as it is (see ``importers``), and so
+   does one whose request already has a current tape (never overwritten).
 4. A tape from a newer replaydeck is an error naming the file; other files are
    still migrated, and the command exits non-zero.
 """
@@ -60,6 +61,10 @@ def migrate_file(app: ProxyApp, path: Path, dry_run: bool = False) -> Outcome:
         return Outcome(name, "kept", "playingpack 0.5+ file without the full request: kept "
                                      "under playingpack's key (the proxy still finds it)")
     new = rekey(app, tape)
+    if app.store.exists(new.key) and app.store.path(new.key).resolve() != path.resolve():
+        # never overwrite a tape recorded with replaydeck by an older copy of it
+        return Outcome(name, "kept", f"{new.key}.json already answers this request; remove "
+                                     f"this file with `replaydeck tapes rm` if it is not needed")
     if not dry_run:
         target = app.store.put(new)
         if target.resolve() != path.resolve():

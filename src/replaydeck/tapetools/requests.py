@@ -8,6 +8,10 @@ Accepted shapes, checked in this order:
    value or, for a non-JSON body, a string sent as is);
 3. anything else is the JSON body of ``POST /v1/chat/completions`` (what
    playingpack users have at hand).
+
+A request id from the history (``.replaydeck/history.db``, what the dashboard
+lists) gives the request as the proxy logged it: redacted, so a request whose body
+carried a secret gets another key than the one it had (``history_key`` says which).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from replaydeck.errors import ConfigError, TapeError
+from replaydeck.redaction import MASK
 from replaydeck.storage.format import load_tape, stored_body_bytes
 
 
@@ -69,3 +74,33 @@ def load_spec(path: Path) -> RequestSpec:
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not JSON: {exc}") from None
     return spec_from_json(data, str(path))
+
+
+def spec_from_history(entry: dict[str, Any]) -> RequestSpec:
+    """The request of a history entry (as the proxy published it: redacted)."""
+    value = entry.get("request_body")
+    raw = stored_body_bytes(value)
+    body = raw if raw is not None else (b"" if value is None else orjson.dumps(value))
+    headers = {str(k).lower(): str(v) for k, v in (entry.get("request_headers") or {}).items()
+               if str(v) != MASK}  # masked secrets are never part of a key anyway
+    return RequestSpec(str(entry.get("method") or "POST").upper(),
+                       str(entry.get("route") or "") + str(entry.get("path") or "/"),
+                       str(entry.get("query") or ""), tuple(headers.items()), body)
+
+
+def load_from_history(history_path: Path, rid: str) -> tuple[RequestSpec, str | None]:
+    """(request, the key the proxy computed then) for a request id from the history."""
+    if not history_path.is_file():
+        raise ConfigError(f"{rid!r} is not a file, and there is no request history at "
+                          f"{history_path} to look it up in")
+    from replaydeck.history import History
+
+    history = History(history_path)
+    try:
+        entry = history.get(rid)
+    finally:
+        history.close()
+    if entry is None:
+        raise ConfigError(f"{rid!r} is neither a file nor a request id in {history_path}")
+    key = entry.get("key")
+    return spec_from_history(entry), str(key) if key else None

@@ -40,7 +40,7 @@ function rowView(r, i) {
   }
   const state = r.state || "pending";
   const status = r.status === undefined || r.status === null ? "…" : String(r.status);
-  const node = el("div", { class: `row rs-${state}${i === S.selected ? " selected" : ""}${r.id === S.openId ? " open" : ""}`, "data-i": i, "data-id": r.id, role: "option" },
+  const node = el("div", { class: `row rs-${state}${i === S.selected ? " selected" : ""}${r.id === S.openId ? " open" : ""}`, "data-i": i, "data-id": r.id, "data-ts": r.ts, role: "option" },
     el("div", { class: "line1" },
       el("span", { class: "c-state" }, stateBadge(state)),
       el("span", { class: "c-src" }, sourceBadge(r.source)),

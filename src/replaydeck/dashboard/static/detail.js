@@ -107,6 +107,7 @@ function replyView(d, live) {
   if (text) parts.push({ kind: "text", text });
   for (const tc of s.tool_calls || []) parts.push({ kind: "call", name: tc.name, id: tc.id, args: tc.arguments });
   if (streaming && live) for (const name of live.tools || []) parts.push({ kind: "note", text: `calling ${name}…` });
+  if (!parts.length && d.source === "miss") parts.push({ kind: "note", text: "No tape matches this request and the mode is replay-only, so it failed without calling upstream. The Tape tab shows the nearest tapes and the fields that differ." });
   if (!parts.length && s.error) parts.push({ kind: "note", text: `error: ${s.error.message || JSON.stringify(s.error)}` });
   if (!parts.length && d.error) parts.push({ kind: "note", text: `error: ${d.error}` });
   if (!parts.length) parts.push({ kind: "note", text: streaming ? "waiting for the first token…" : "(no text)" });
