@@ -35,9 +35,20 @@ def upstream(fake: FakeUpstream) -> Iterator[ThreadServer]:
 
 @pytest.fixture(autouse=True)
 def no_secrets_on_disk(tmp_path: Path) -> Iterator[None]:
-    """Every tape any test writes is scanned for the fake API keys the tests use."""
+    """Every file any test writes (tapes, their base64 chunks joined, SQLite history and its
+    write-ahead log, logs) is scanned for the fake API keys the tests use."""
     yield
-    for path in tmp_path.rglob("*.json"):
-        text = path.read_text("utf-8", "replace")
-        for key in FAKE_KEYS:
-            assert key not in text, f"secret {key[:8]}… written to {path}"
+    import base64
+    import re
+
+    for path in tmp_path.rglob("*"):
+        if not path.is_file() or path.stat().st_size > 50_000_000:
+            continue
+        data = path.read_bytes()
+        blobs = [data]
+        if path.suffix == ".json":
+            decoded = [base64.b64decode(m) for m in re.findall(rb'"\$base64":\s*"([A-Za-z0-9+/=]*)"', data)]
+            blobs.append(b"".join(decoded))
+        for blob in blobs:
+            for key in FAKE_KEYS:
+                assert key.encode() not in blob, f"secret {key[:8]}... written to {path}"

@@ -44,6 +44,11 @@ KEY_PATTERNS = (
 )
 
 MASK = "REDACTED"
+MASK_B = MASK.encode()
+
+
+def _bytes_pattern(pattern: re.Pattern[str]) -> re.Pattern[bytes]:
+    return re.compile(pattern.pattern.encode("utf-8"))
 
 
 class Redactor:
@@ -56,6 +61,7 @@ class Redactor:
         self.headers = SECRET_HEADERS | {h.lower() for h in extra_headers}
         self.query = SECRET_QUERY | {q.lower() for q in extra_query}
         self.pattern = re.compile("|".join(f"(?:{p})" for p in (*KEY_PATTERNS, *extra_patterns)))
+        self.bpattern = _bytes_pattern(self.pattern)
 
     def for_request(self, headers: Iterable[tuple[str, str]], query: str) -> Redactor:
         """A redactor that also masks this request's own secret values wherever they
@@ -82,6 +88,7 @@ class Redactor:
         clone.pattern = re.compile(
             "|".join([re.escape(v) for v in literal] + [f"(?:{self.pattern.pattern})"])
         )
+        clone.bpattern = _bytes_pattern(clone.pattern)
         return clone
 
     def is_secret_header(self, name: str) -> bool:
@@ -129,9 +136,35 @@ class Redactor:
         return value
 
     def bytes_(self, data: bytes) -> bytes:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data
-        new = self.text(text)
-        return data if new == text else new.encode("utf-8")
+        # on bytes, so a body that is not valid UTF-8 is still scanned
+        return self.bpattern.sub(MASK_B, data) if data else data
+
+    def chunks(self, parts: list[bytes]) -> list[bytes]:
+        """Redact a body that arrived in pieces, as one body: a secret split across two
+        network reads (or next to a split multi-byte character) is still found. Piece
+        boundaries are kept, except that one falling inside a secret moves to its end."""
+        joined = b"".join(parts)
+        matches = list(self.bpattern.finditer(joined))
+        if not matches:
+            return parts
+        new = self.bpattern.sub(MASK_B, joined)
+
+        def moved(offset: int) -> int:
+            shift = 0
+            for m in matches:
+                if m.end() <= offset:
+                    shift += len(MASK_B) - (m.end() - m.start())
+                elif m.start() < offset:  # inside this secret: after its mask
+                    return m.start() + shift + len(MASK_B)
+                else:
+                    break
+            return offset + shift
+
+        out: list[bytes] = []
+        start = end = 0
+        for part in parts:
+            end += len(part)
+            stop = moved(end)
+            out.append(new[start:stop])
+            start = stop
+        return out

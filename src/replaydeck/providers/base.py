@@ -264,6 +264,11 @@ class Provider:
         """A recorded stream as the non-streamed reply; None = cannot convert."""
         return None
 
+    def without_usage(self, tape: Tape) -> list[tuple[bytes, float]] | None:
+        """The recorded stream minus a usage-only chunk the client did not ask for,
+        as (bytes, delay ms) pieces; None = nothing to remove."""
+        return None
+
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         """A recorded non-streamed reply as stream chunks; None = cannot convert."""
         return None

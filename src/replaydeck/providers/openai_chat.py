@@ -234,6 +234,25 @@ class OpenAIChat(Provider):
             return 500, orjson.dumps({"error": parser.acc.error})
         return tape.status, orjson.dumps(parser.acc.completion())
 
+    def without_usage(self, tape: Tape) -> list[tuple[bytes, float]] | None:
+        if not is_event_stream(tape.content_type):
+            return None
+        decoder = SSEDecoder()
+        out: list[tuple[bytes, float]] = []
+        dropped = False
+        for chunk in tape.chunks:
+            kept = []
+            for ev in decoder.feed(chunk.data):
+                if _is_usage_only(ev.data):
+                    dropped = True
+                    continue
+                kept.append(ev.raw)
+            out.append((b"".join(kept), chunk.delay_ms))
+        rest = decoder.flush()
+        if rest:
+            out.append((b"".join(ev.raw for ev in rest if not _is_usage_only(ev.data)), 0.0))
+        return out if dropped else None
+
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_event_stream(tape.content_type):
             return None
@@ -249,6 +268,17 @@ class OpenAIChat(Provider):
             and request_body["stream_options"].get("include_usage")
         )
         return completion_to_chunks(body, include_usage)
+
+
+def _is_usage_only(data: str) -> bool:
+    """The extra chunk ``include_usage`` adds: no choices, a usage object."""
+    if '"usage"' not in data or '"choices":[]' not in data.replace(" ", ""):
+        return False
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and obj.get("choices") == [] and bool(obj.get("usage"))
 
 
 def _frame(obj: dict[str, Any]) -> bytes:

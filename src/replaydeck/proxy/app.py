@@ -42,6 +42,7 @@ from replaydeck.matching import (
 )
 from replaydeck.models import Chunk, RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
+from replaydeck.proxy.control import host_allowed, host_of
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
@@ -158,6 +159,14 @@ class ProxyApp:
                 if self.control is not None:
                     await self.control(scope, receive, send)
                     return
+            if not host_allowed(host_of(scope), self.settings.host):
+                # DNS rebinding: a web page that rebinds its name to 127.0.0.1 must not read
+                # replayed tapes or miss explanations through the proxied paths either
+                provider = self.registry.for_request(scope["method"], path)
+                await _send_json(send, 403, provider.error_body(
+                    403, "forbidden Host header: replaydeck answers only requests addressed to it",
+                    "forbidden_host"), [(b"x-should-retry", b"false")])
+                return
             await self.handle(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
@@ -428,6 +437,16 @@ class ProxyApp:
 
     async def join(self, rid: str, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
                    log_path: str, started: float) -> None:
+        # counted as a follower from the start: if the first client hangs up while this
+        # one waits for the head or the tape, the upstream call must go on
+        flight.attach()
+        try:
+            await self._join(rid, flight, req, receive, send, log_path, started)
+        finally:
+            flight.detach()
+
+    async def _join(self, rid: str, flight: Flight, req: Prepared_Request, receive: Any, send: Any,
+                    log_path: str, started: float) -> None:
         recorded_stream = None
         await flight.wait_head()
         if flight.head_ready:
@@ -587,7 +606,7 @@ class ProxyApp:
         else:
             body = _bytes_value(r.bytes_(rec.body))
         chunks = tuple(
-            Chunk(r.bytes_(d), delay) for d, delay in zip(flight.chunks, flight.delays, strict=True)
+            Chunk(d, delay) for d, delay in zip(r.chunks(flight.chunks), flight.delays, strict=True)
         )
         return Tape(
             key=req.key,
@@ -662,8 +681,8 @@ class ProxyApp:
                 for data in flight.chunks:
                     parser.feed(data)
                 summary = r.json(parser.summary().to_json())  # raw bytes: redact
-            chunks = [{"c": encode_bytes(r.bytes_(d)), "d": round(ms, 3)}
-                      for d, ms in zip(flight.chunks[:MAX_EVENT_CHUNKS], flight.delays, strict=False)]
+            chunks = [{"c": encode_bytes(d), "d": round(ms, 3)}
+                      for d, ms in zip(r.chunks(flight.chunks[:MAX_EVENT_CHUNKS]), flight.delays, strict=False)]
             headers = r.headers_dict(flight.headers)
         ttfb = chunks[0]["d"] if chunks else None
         return {

@@ -67,13 +67,20 @@ def _recorded_stream(entry: Entry) -> bool:
     return bool(recorded)
 
 
+def _wants_usage(request_body: Any) -> bool:
+    so = request_body.get("stream_options") if isinstance(request_body, dict) else None
+    return isinstance(so, dict) and bool(so.get("include_usage"))
+
+
 def _variant(want_stream: bool | None, entry: Entry, request_body: Any) -> str:
     if want_stream is None or want_stream == _recorded_stream(entry):
+        # ``stream_options`` is not in the key: a stream recorded with a usage chunk
+        # must lose it for a client that did not ask (its code may read choices[0])
+        if want_stream and not _wants_usage(request_body):
+            return "as-recorded-nousage"
         return "as-recorded"
     if want_stream:
-        so = request_body.get("stream_options") if isinstance(request_body, dict) else None
-        usage = isinstance(so, dict) and bool(so.get("include_usage"))
-        return "stream+usage" if usage else "stream"
+        return "stream+usage" if _wants_usage(request_body) else "stream"
     return "body"
 
 
@@ -105,6 +112,12 @@ def prepare(entry: Entry, provider: Provider, want_stream: bool | None, request_
                 True,
                 True,
             )
+    elif variant == "as-recorded-nousage":
+        kept = provider.without_usage(tape)
+        if kept is not None:
+            chunks = tuple((data, ms / 1000.0) for data, ms in kept)
+            prepared = Prepared(tape.status, _headers(tape, None), chunks,
+                                b"".join(c for c, _ in chunks), True, True)
     if prepared is None:  # as recorded (also when a conversion is not possible)
         chunks = tuple((c.data, c.delay_ms / 1000.0) for c in tape.chunks)
         prepared = Prepared(

@@ -29,7 +29,7 @@ def make_tape(app: ProxyApp, spec: RequestSpec, status: int,
               recorded_at: str | None = None, tape_id: str | None = None) -> Tape:
     route, path = app.router.match(spec.raw_path)
     req = app.build(spec.method, route, path, spec.query, spec.headers, spec.body)
-    r = app.redactor
+    r = app.redactor.for_request(spec.headers, spec.query)
     body: Any
     if req.is_json:
         body = r.json(req.body_value)
@@ -51,7 +51,7 @@ def make_tape(app: ProxyApp, spec: RequestSpec, status: int,
         stream=req.want_stream,
         status=status,
         response_headers=r.headers_dict(response_headers),
-        chunks=tuple(Chunk(r.bytes_(c.data), c.delay_ms) for c in chunks),
+        chunks=tuple(Chunk(d, c.delay_ms) for d, c in zip(r.chunks([c.data for c in chunks]), chunks, strict=True)),
     )
     summary = req.provider.summarize_tape(tape).to_json()
     model = req.provider.model(path, req.body_value) or summary.get("model")
