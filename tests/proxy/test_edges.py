@@ -87,3 +87,11 @@ def test_secret_split_across_chunks_never_stored(tmp_path: Path, upstream: Threa
             base64.b64decode(c["c"]["$base64"]) if isinstance(c["c"], dict) else c["c"].encode()
             for c in tape["response"]["chunks"])
         assert secret.encode() not in joined
+
+
+def test_generic_endpoint_keeps_stream_flag_in_the_key(tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream) -> None:
+    # no conversion exists for an unknown API: its streamed and plain replies differ
+    with proxy(tmp_path, upstream=upstream.url) as px:
+        for flag in (True, False, True):
+            httpx.post(px.url + "/v1/some/custom/api", json={"q": 1, "stream": flag})
+    assert len(fake.calls) == 2

@@ -117,6 +117,7 @@ class ProxyApp:
         self.volatile = tuple(settings.volatile_fields)
         self.key_headers = tuple(settings.key_headers)
         self.flights: dict[str, Flight] = {}
+        self._volatile_cache: dict[str, tuple[str, ...]] = {}
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: httpx.AsyncClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
@@ -204,12 +205,26 @@ class ProxyApp:
 
     # ------------------------------------------------------------ request
 
+    def volatile_for(self, provider: Provider) -> tuple[str, ...]:
+        """Body fields left out of the key for this provider's requests.
+
+        ``stream``/``stream_options`` only change the framing when the provider can
+        convert one framing into the other; for a provider that cannot (generic HTTP),
+        a streamed and a plain request must not share a tape."""
+        cached = self._volatile_cache.get(provider.name)
+        if cached is None:
+            fields = self.volatile + provider.volatile_fields
+            if type(provider).to_stream is Provider.to_stream:
+                fields = tuple(f for f in fields if f not in ("stream", "stream_options"))
+            cached = self._volatile_cache[provider.name] = fields
+        return cached
+
     def build(self, method: str, route: Route, path: str, query: str,
               headers: tuple[tuple[str, str], ...], body: bytes) -> Prepared_Request:
         record = RequestRecord(method, route.prefix, path, query, headers, body)
         provider = self.registry.for_request(method, path)
         is_json, value = parse_json_body(body)
-        volatile = self.volatile + provider.volatile_fields
+        volatile = self.volatile_for(provider)
         # the body is parsed once: the key works on a top-level copy of the parsed value
         # (drop_fields copies), so key_body must not mutate nested values
         body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
@@ -408,7 +423,7 @@ class ProxyApp:
         if raw is not None:
             body_key: Any = body_material(raw, ())
         else:
-            body_key = provider.key_body(drop_fields(body, self.volatile + provider.volatile_fields))
+            body_key = provider.key_body(drop_fields(body, self.volatile_for(provider)))
         return key_material(
             method=tape.method,
             route=tape.route,
