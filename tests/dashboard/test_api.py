@@ -13,7 +13,7 @@ import pytest
 
 from replaydeck.dashboard.openapi import SPEC
 from tests.fakes.upstream import FakeUpstream
-from tests.support import FAKE_KEYS, ThreadServer, tape_files
+from tests.support import FAKE_KEYS, ThreadServer, settle, tape_files
 
 from .conftest import dash, sdk, wait_for
 
@@ -36,6 +36,7 @@ def test_history_detail_curl_and_nearest(tmp_path: Path, upstream: ThreadServer)
         oa = sdk(px.url, default_headers={"x-api-key": FAKE_KEYS[1]})
         oa.chat.completions.create(model="gpt-test", messages=[
             {"role": "user", "content": f"hello curl {FAKE_KEYS[2]}"}])
+        settle(px)  # the tape is written just after the reply
         items = wait_for(lambda: history(c)["items"])
         row = items[0]
         assert row["model"] == "gpt-test" and row["source"] == "upstream" and row["state"] == "complete"
@@ -51,6 +52,7 @@ def test_history_detail_curl_and_nearest(tmp_path: Path, upstream: ThreadServer)
         # a second, slightly different request: its nearest tape is the first one
         oa.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hello other"}],
                                    temperature=0.5)
+        settle(px)
         second = wait_for(lambda: [r for r in history(c)["items"] if r["id"] != row["id"]])[0]
         second_key = c.get(f"{API}/requests/{second['id']}").json()["key"]
         c.delete(f"{API}/tapes/{second_key}")
