@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,8 +38,9 @@ from replaydeck.matching import (
     nearest,
     parse_json_body,
 )
-from replaydeck.models import Chunk, RequestRecord, Tape
+from replaydeck.models import RequestRecord, Tape
 from replaydeck.providers import Provider, Registry, default_registry
+from replaydeck.proxy import report
 from replaydeck.proxy.control import host_allowed, host_of
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
@@ -49,7 +48,7 @@ from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_e
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
-from replaydeck.storage.format import encode_bytes, stored_body_bytes
+from replaydeck.storage.format import stored_body_bytes
 from replaydeck.wire.http import (
     forward_request_headers,
     is_event_stream,
@@ -58,8 +57,6 @@ from replaydeck.wire.http import (
 )
 
 CONTROL_PREFIX = "/__replaydeck"
-#: chunks carried by one completed event (a longer stream is cut for the dashboard only)
-MAX_EVENT_CHUNKS = 5000
 
 _ids = itertools.count(1)
 
@@ -613,35 +610,7 @@ class ProxyApp:
 
     def _make_tape(self, flight: Flight, req: Prepared_Request, parser: Any,
                    sequence: int = 0) -> Tape:
-        rec = req.record
-        summary = parser.summary().to_json() if parser is not None else {}
-        r = self.redactor.for_request(rec.headers, rec.query)
-        if req.is_json:
-            body: Any = r.json(req.body_value)
-        else:
-            body = _bytes_value(r.bytes_(rec.body))
-        chunks = tuple(
-            Chunk(d, delay) for d, delay in zip(r.chunks(flight.chunks), flight.delays, strict=True)
-        )
-        return Tape(
-            key=req.key,
-            id=secrets.token_hex(4),
-            recorded_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            provider=req.provider.name,
-            method=rec.method,
-            route=rec.route,
-            path=rec.path,
-            query=r.query_string(rec.query),
-            request_headers=r.headers_dict(rec.headers),
-            request_body=body,
-            stream=req.want_stream,
-            status=flight.status,
-            response_headers=r.headers_dict(flight.headers),
-            chunks=chunks,
-            summary=r.json(summary),
-            model=req.provider.model(rec.path, req.body_value) or (summary.get("model") if summary else None),
-            sequence=sequence,
-        )
+        return report.make_tape(self.redactor, flight, req, parser, sequence)
 
     # ------------------------------------------------------------ helpers
 
@@ -650,17 +619,7 @@ class ProxyApp:
                          [(b"x-replaydeck-source", b"error")])
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
-        rec = req.record
-        r = self.redactor.for_request(rec.headers, rec.query)
-        self.bus.publish({
-            "type": "request.started", "id": rid, "ts": time.time(), "method": rec.method,
-            "route": rec.route, "path": rec.path, "query": r.query_string(rec.query),
-            "provider": req.provider.name, "model": req.provider.model(rec.path, req.body_value),
-            "stream": req.want_stream, "key": req.key, "decision": decision,
-            "upstream": route.display,
-            "request_headers": r.masked_headers(rec.headers),
-            "request_body": r.json(req.body_value) if req.is_json else _bytes_value(r.bytes_(rec.body)),
-        })
+        self.bus.publish(report.started_event(self.redactor, rid, req, route, decision))
 
     def _done(self, rid: str, req: Prepared_Request, log_path: str, source: str, status: int,
               started: float, tape: Tape | None, *, error: ReplaydeckError | None = None,
@@ -677,36 +636,7 @@ class ProxyApp:
     def _completed_event(self, rid: str, req: Prepared_Request, source: str, status: int,
                          duration: float, tape: Tape | None, error: ReplaydeckError | None,
                          flight: Flight | None) -> dict[str, Any]:
-        """Everything the dashboard and history show about a finished request (redacted)."""
-        r = self.redactor.for_request(req.record.headers, req.record.query)
-        summary: dict[str, Any] = {}
-        chunks: list[dict[str, Any]] = []
-        headers: dict[str, str] = {}
-        scale = self.runtime.timing.scale
-        if tape is not None:
-            summary = tape.summary or self.registry.get(tape.provider).summarize_tape(tape).to_json()
-            chunks = [{"c": encode_bytes(c.data), "d": round(c.delay_ms * scale, 3)}
-                      for c in tape.chunks[:MAX_EVENT_CHUNKS]]
-            headers = dict(tape.response_headers)
-        elif flight is not None:
-            if flight.tape is not None:
-                summary = flight.tape.summary
-            elif flight.head_ready and flight.chunks:
-                parser = req.provider.parser(flight.status, dict(flight.headers).get("content-type", ""))
-                for data in flight.chunks:
-                    parser.feed(data)
-                summary = r.json(parser.summary().to_json())  # raw bytes: redact
-            chunks = [{"c": encode_bytes(d), "d": round(ms, 3)}
-                      for d, ms in zip(r.chunks(flight.chunks[:MAX_EVENT_CHUNKS]), flight.delays, strict=False)]
-            headers = r.headers_dict(flight.headers)
-        ttfb = chunks[0]["d"] if chunks else None
-        return {
-            "type": "request.completed", "id": rid, "ts": time.time(), "source": source,
-            "status": status, "duration_ms": round(duration, 3), "ttfb_ms": ttfb,
-            "tape": tape.id if tape else (flight.tape.id if flight and flight.tape else None),
-            "key": req.key, "summary": summary, "response_headers": headers, "chunks": chunks,
-            "error": str(error) if error is not None else None,
-        }
+        return report.completed_event(self, rid, req, source, status, duration, tape, error, flight)
 
 
 def _ms(started: float) -> float:
@@ -715,11 +645,6 @@ def _ms(started: float) -> float:
 
 def _is_stream_ct(ct: str) -> bool:
     return is_event_stream(ct) or is_ndjson(ct)
-
-
-def _bytes_value(data: bytes) -> Any:
-    text = encode_bytes(data)
-    return text if isinstance(text, dict) else {"$text": text}
 
 
 def _wants_html(scope: dict[str, Any]) -> bool:
