@@ -34,7 +34,6 @@ from replaydeck.providers.base import (
     StreamParser,
     Summary,
     ToolCall,
-    accumulate_tape,
     error_of,
     load_json,
     parse_arguments,
@@ -190,18 +189,13 @@ class AnthropicMessages(Provider):
             return Summary(error={"status": status, **error_of(data)})
         return summarize_message(data)
 
-    def summarize_stream(self, acc: Accumulator) -> Summary:
-        assert isinstance(acc, MessageAccumulator)
-        return summarize_message(acc.body(), acc.error)
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        return summarize_message(body, error)
 
-    def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        acc = accumulate_tape(self, tape)
-        if not isinstance(acc, MessageAccumulator):
-            return None
-        if acc.error is not None:
-            status = ERROR_STATUS.get(str(acc.error.get("type")), 500)
-            return status, orjson.dumps({"type": "error", "error": acc.error})
-        return tape.status, orjson.dumps(acc.body())
+    def stream_error_reply(self, acc: Accumulator) -> tuple[int, bytes] | None:
+        assert acc.error is not None
+        status = ERROR_STATUS.get(str(acc.error.get("type")), 500)
+        return status, orjson.dumps({"type": "error", "error": acc.error})
 
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_event_stream(tape.content_type) or tape.status >= 400:

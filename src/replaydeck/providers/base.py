@@ -250,9 +250,17 @@ class Provider:
             err = {"status": status, "message": body[:500].decode("utf-8", "replace")}
         return Summary(error=err)
 
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        """The summary of a whole (non-streamed, or accumulated) reply body."""
+        return Summary(error=error)
+
     def summarize_stream(self, acc: Accumulator) -> Summary:
         """The summary of a streamed response, from its accumulator."""
-        return Summary(error=acc.error)
+        return self.summarize_whole(acc.body(), acc.error)
+
+    def stream_error_reply(self, acc: Accumulator) -> tuple[int, bytes] | None:
+        """How the non-streamed API answers what ended a stream in error (None: as a body)."""
+        return 500, orjson.dumps({"error": acc.error})
 
     def summarize_tape(self, tape: Tape) -> Summary:
         parser = self.parser(tape.status, tape.content_type)
@@ -261,8 +269,18 @@ class Provider:
         return parser.summary()
 
     def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        """A recorded stream as the non-streamed reply; None = cannot convert."""
-        return None
+        """A recorded stream as the non-streamed reply; None = cannot convert.
+
+        Providers whose parser is a StreamParser get this for free: the stream is
+        accumulated into the whole body their API would have sent."""
+        acc = accumulate_tape(self, tape)
+        if acc is None:
+            return None
+        if acc.error is not None:
+            reply = self.stream_error_reply(acc)
+            if reply is not None:
+                return reply
+        return tape.status, orjson.dumps(acc.body())
 
     def without_usage(self, tape: Tape) -> list[tuple[bytes, float]] | None:
         """The recorded stream minus a usage-only chunk the client did not ask for,

@@ -36,7 +36,6 @@ from replaydeck.providers.base import (
     StreamParser,
     Summary,
     ToolCall,
-    accumulate_tape,
     load_json,
     sse_frame,
 )
@@ -206,19 +205,14 @@ class Gemini(Provider):
             return summarize_generate(acc.body(), acc.error)
         return summarize_generate(data) if isinstance(data, dict) else Summary()
 
-    def summarize_stream(self, acc: Accumulator) -> Summary:
-        assert isinstance(acc, GeminiAccumulator)
-        return summarize_generate(acc.body(), acc.error)
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        return summarize_generate(body, error)
 
-    def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        acc = accumulate_tape(self, tape)
-        if not isinstance(acc, GeminiAccumulator):
-            return None
-        if acc.error is not None:
-            code = acc.error.get("code")
-            return (code if isinstance(code, int) and code >= 400 else 500,
-                    orjson.dumps({"error": acc.error}))
-        return tape.status, orjson.dumps(acc.body())
+    def stream_error_reply(self, acc: Accumulator) -> tuple[int, bytes] | None:
+        assert acc.error is not None
+        code = acc.error.get("code")
+        return (code if isinstance(code, int) and code >= 400 else 500,
+                orjson.dumps({"error": acc.error}))
 
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_event_stream(tape.content_type) or tape.status >= 400:

@@ -31,7 +31,6 @@ from replaydeck.providers.base import (
     StreamParser,
     Summary,
     ToolCall,
-    accumulate_tape,
     load_json,
     parse_arguments,
 )
@@ -162,17 +161,12 @@ class Ollama(Provider):
             return Summary(error={"status": status, "message": str(data.get("error"))})
         return summarize_reply(data)
 
-    def summarize_stream(self, acc: Accumulator) -> Summary:
-        assert isinstance(acc, OllamaAccumulator)
-        return summarize_reply(acc.body(), acc.error)
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        return summarize_reply(body, error)
 
-    def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        acc = accumulate_tape(self, tape)
-        if not isinstance(acc, OllamaAccumulator):
-            return None
-        if acc.error is not None:
-            return 500, orjson.dumps({"error": acc.error["message"]})
-        return tape.status, orjson.dumps(acc.body())
+    def stream_error_reply(self, acc: Accumulator) -> tuple[int, bytes] | None:
+        assert acc.error is not None
+        return 500, orjson.dumps({"error": acc.error["message"]})
 
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_ndjson(tape.content_type) or tape.status >= 400:

@@ -18,8 +18,6 @@ import base64
 import binascii
 from typing import Any
 
-import orjson
-
 from replaydeck.models import Tape
 from replaydeck.providers.base import (
     Accumulator,
@@ -28,7 +26,6 @@ from replaydeck.providers.base import (
     ResponseParser,
     StreamParser,
     Summary,
-    accumulate_tape,
     load_json,
     sse_frame,
 )
@@ -143,17 +140,8 @@ class OpenAICompletions(Provider):
             return _openai_error(status, data, body)
         return summarize_completion(data)
 
-    def summarize_stream(self, acc: Accumulator) -> Summary:
-        assert isinstance(acc, CompletionsAccumulator)
-        return summarize_completion(acc.body(), acc.error)
-
-    def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        acc = accumulate_tape(self, tape)
-        if not isinstance(acc, CompletionsAccumulator):
-            return None
-        if acc.error is not None:
-            return 500, orjson.dumps({"error": acc.error})
-        return tape.status, orjson.dumps(acc.body())
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        return summarize_completion(body, error)
 
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_event_stream(tape.content_type) or tape.status >= 400:

@@ -33,7 +33,6 @@ from replaydeck.providers.base import (
     StreamParser,
     Summary,
     ToolCall,
-    accumulate_tape,
     error_of,
     load_json,
     parse_arguments,
@@ -152,20 +151,17 @@ class OpenAIResponses(Provider):
             return Summary(error={"status": status, **error_of(data)})
         return summarize_response(data)
 
-    def summarize_stream(self, acc: Accumulator) -> Summary:
-        assert isinstance(acc, ResponsesAccumulator)
-        return summarize_response(acc.body(), acc.error)
+    def summarize_whole(self, body: dict[str, Any], error: dict[str, Any] | None = None) -> Summary:
+        return summarize_response(body, error)
 
-    def to_body(self, tape: Tape, request_body: Any) -> tuple[int, bytes] | None:
-        acc = accumulate_tape(self, tape)
-        if not isinstance(acc, ResponsesAccumulator):
-            return None
-        if acc.error is not None and acc.final is None:
-            # an `error` event: the non-streamed API answers that with an HTTP error
-            err = {"message": acc.error.get("message"), "type": "server_error",
-                   "param": acc.error.get("param"), "code": acc.error.get("code")}
-            return 500, orjson.dumps({"error": err})
-        return tape.status, orjson.dumps(acc.body())
+    def stream_error_reply(self, acc: Accumulator) -> tuple[int, bytes] | None:
+        assert isinstance(acc, ResponsesAccumulator) and acc.error is not None
+        if acc.final is not None:
+            return None  # response.failed / .incomplete: the whole body says it
+        # an `error` event: the non-streamed API answers that with an HTTP error
+        err = {"message": acc.error.get("message"), "type": "server_error",
+               "param": acc.error.get("param"), "code": acc.error.get("code")}
+        return 500, orjson.dumps({"error": err})
 
     def to_stream(self, tape: Tape, request_body: Any) -> list[bytes] | None:
         if is_event_stream(tape.content_type) or tape.status >= 400:
