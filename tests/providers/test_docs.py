@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from replaydeck.providers import DEFAULT_PROVIDERS, Provider, default_registry
+from replaydeck.providers.base import StreamParser
 from replaydeck.redaction import SECRET_HEADERS, SECRET_QUERY
 from replaydeck.settings import DEFAULT_KEY_HEADERS, DEFAULT_VOLATILE_FIELDS
 
@@ -53,8 +54,10 @@ def test_streaming_and_conversion_columns(name: str) -> None:
     provider = REG.get(name)
     row = PROVIDERS[name]
     streaming = row["streaming"]
-    overrides = (type(provider).to_body is not Provider.to_body
-                 and type(provider).to_stream is not Provider.to_stream)
+    # stream -> body: its own to_body, or the base template over a StreamParser
+    to_body = (type(provider).to_body is not Provider.to_body
+               or isinstance(provider.parser(200, provider.stream_content_type), StreamParser))
+    overrides = to_body and type(provider).to_stream is not Provider.to_stream
     assert (row["conversion"] == "both ways") == overrides
     if streaming == "none":
         assert row["conversion"] == "none"
