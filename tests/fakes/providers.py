@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.asgi import lifespan, read_body
 from tests.fakes.upstream import FIXTURES
 
 OWN = Path(__file__).resolve().parent / "wire"
@@ -113,19 +114,9 @@ class ProviderUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        raw = b""
-        while True:
-            msg = await receive()
-            raw += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+            await lifespan(receive, send)
+            return
+        raw = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         body = json.loads(raw) if raw else {}
         call = {"method": scope["method"], "path": scope["path"],

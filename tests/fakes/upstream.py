@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.asgi import lifespan, read_body
+
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "wire"
 
 
@@ -69,19 +71,9 @@ class FakeUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+            await lifespan(receive, send)
+            return
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         call = {"method": scope["method"], "path": scope["path"],
                 "query": scope["query_string"].decode(), "headers": headers, "body": body}
