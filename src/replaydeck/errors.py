@@ -9,7 +9,7 @@
      └── UpstreamError          the upstream could not be reached or broke (502)
           └── UpstreamTimeout   the upstream did not answer in time (504)
 
-Errors are translated at each edge: httpx errors become UpstreamError in
+Errors are translated at each edge: upstream client errors become UpstreamError in
 ``proxy.upstream.map_upstream_errors``; the CLI turns any ReplaydeckError into a
 click error; API clients get a JSON body shaped like their provider's errors
 with a stable ``type`` field.

@@ -76,7 +76,8 @@ class FakeUpstream:
         body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         call = {"method": scope["method"], "path": scope["path"],
-                "query": scope["query_string"].decode(), "headers": headers, "body": body}
+                "query": scope["query_string"].decode(), "headers": headers, "body": body,
+                "raw_headers": [(k.decode().lower(), v.decode()) for k, v in scope["headers"]]}
         with self.lock:
             self.calls.append(call)
         gone = asyncio.Event()

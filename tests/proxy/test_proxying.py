@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -48,6 +49,38 @@ def test_any_method_path_query_and_body_forwarded_byte_for_byte(
     assert "x-hop" not in h and "keep-alive" not in h
     assert r.headers["x-replaydeck-source"] == "passthrough"
     assert tape_files(tmp_path) == []
+
+
+def test_upstream_sees_only_what_the_client_sent(
+    tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream
+) -> None:
+    """No header of the proxy's own (User-Agent, Accept, a default Content-Type), repeated
+    headers in order, and the query's bytes as written (escapes not re-quoted)."""
+    raw = (b"POST /v1/echo?x=%7e&y=a%2Fb&z=%41 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           b"X-Twice: 1\r\nX-Twice: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+    with proxy(tmp_path, upstream=upstream.url, record="off") as px:
+        with socket.create_connection(("127.0.0.1", int(px.url.rsplit(":", 1)[1]))) as sock:
+            sock.sendall(raw)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    call = fake.calls[-1]
+    assert call["query"] == "x=%7e&y=a%2Fb&z=%41" and call["body"] == b"abc"
+    names = [k for k, _ in call["raw_headers"]]
+    assert sorted(names) == ["accept-encoding", "content-length", "host", "x-twice", "x-twice"]
+    assert [v for k, v in call["raw_headers"] if k == "x-twice"] == ["1", "2"]
+
+
+def test_upstream_cookies_are_not_kept_between_calls(
+    tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream
+) -> None:
+    # the fake's chat completion sets a cookie: the next client's call must not carry it
+    with proxy(tmp_path, upstream=upstream.url, record="off") as px:
+        for _ in range(2):
+            r = httpx.post(px.url + "/v1/chat/completions", json={"model": "m", "messages": []})
+            assert r.headers.get_list("set-cookie") == ["session=secret-cookie"]
+    assert len(fake.calls) == 2 and "cookie" not in fake.calls[1]["headers"]
 
 
 def test_json_body_not_rewritten(tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream) -> None:

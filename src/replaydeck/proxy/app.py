@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from replaydeck import _aio
@@ -44,7 +44,13 @@ from replaydeck.proxy import report
 from replaydeck.proxy.control import host_allowed, host_of
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.replay import prepare, send_prepared
-from replaydeck.proxy.upstream import Route, Router, make_client, map_upstream_errors
+from replaydeck.proxy.upstream import (
+    Route,
+    Router,
+    make_client,
+    map_upstream_errors,
+    target_url,
+)
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -116,7 +122,7 @@ class ProxyApp:
         self.flights: dict[str, Flight] = {}
         self._volatile_cache: dict[str, tuple[str, ...]] = {}
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
         #: objects with async start()/stop(), run with the server's lifespan (history writer)
         self.services: list[Any] = []
@@ -126,7 +132,7 @@ class ProxyApp:
 
     # ------------------------------------------------------------ lifecycle
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> aiohttp.ClientSession:
         if self.client is None:
             self.client = make_client(self.settings.connect_timeout, self.settings.read_timeout)
         return self.client
@@ -144,7 +150,7 @@ class ProxyApp:
             if flight.task is not None:
                 flight.task.cancel()
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
             self.client = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -523,7 +529,7 @@ class ProxyApp:
     async def _run_flight(self, rid: str, flight: Flight, req: Prepared_Request, route: Route,
                           record: bool, sequence: int = 0) -> None:
         rec = req.record
-        url = route.url(rec.path, rec.query)
+        url = target_url(route, rec.path, rec.query)
         client = self.http()
         # delays are taken with perf_counter: uvloop's loop.time() ticks in whole
         # milliseconds, which rounded every recorded gap and TTFB to 1 ms
@@ -531,24 +537,28 @@ class ProxyApp:
         parser = None
         try:
             with map_upstream_errors(route.display):
-                request = client.build_request(
-                    rec.method, url, headers=forward_request_headers(rec.headers), content=rec.body
-                )
                 self.upstream_calls += 1
                 t0 = clock()
-                response = await client.send(request, stream=True)
-                try:
+                # an empty body goes as none: aiohttp then sends Content-Length: 0 only
+                # for methods that carry a body (as httpx did), not on a GET
+                async with client.request(
+                    rec.method, url, headers=forward_request_headers(rec.headers),
+                    data=rec.body or None, allow_redirects=False,
+                ) as response:
                     headers = relay_response_headers(
                         (k.decode("latin-1").lower(), v.decode("latin-1"))
-                        for k, v in response.headers.raw
+                        for k, v in response.raw_headers
                     )
-                    flight.set_head(response.status_code, headers)
+                    flight.set_head(response.status, headers)
                     ct = response.headers.get("content-type", "")
-                    parser = req.provider.parser(response.status_code, ct)
+                    parser = req.provider.parser(response.status, ct)
                     last = t0
                     live = self.bus.wants("request.delta")  # a browser is watching
                     was_complete = parser.complete()
-                    async for data in response.aiter_bytes():
+                    # iter_chunks: each piece as soon as it is read (decoded), never held
+                    # back to fill a size, and cut at the upstream's HTTP chunk ends, so
+                    # events sent back to back stay separate chunks on the tape
+                    async for data, _ in response.content.iter_chunks():
                         if not data:
                             continue
                         now = clock()
@@ -563,8 +573,6 @@ class ProxyApp:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
                     parser.end()
-                finally:
-                    await response.aclose()
         except ReplaydeckError as exc:
             flight.finish(exc)
             self._forget(flight)

@@ -1,9 +1,20 @@
 """The upstream side: routing a path to a base URL, the pooled HTTP client, and
-the one place where httpx errors become replaydeck errors.
+the one place where the client library's errors become replaydeck errors.
 
-httpx is imported at module load, on purpose: importing it lazily from a worker
-thread raced with the host process importing it too (an embedding test suite
-or a pytest plugin) and produced half-initialised modules.
+The client is an ``aiohttp.ClientSession`` (one per app, created lazily inside the
+running loop, closed by ``ProxyApp.aclose``): per forwarded request it costs about
+a sixth of the instructions httpx/httpcore/anyio/h11 did (docs/performance.md).
+Rules it is configured for, so the upstream sees what the client sent:
+- no header of its own: no User-Agent, Accept or default Content-Type is added;
+  only Host, Content-Length and Accept-Encoding (the encodings it decodes; the
+  proxy relays every body decoded) are set by the client;
+- the URL goes out as the client wrote it (``encoded=True``: nothing re-quoted);
+- no cookie jar, no redirects followed, no proxy taken from the environment;
+- connect and per-read timeouts only: a stream may run as long as it keeps talking.
+
+aiohttp is imported at module load, on purpose: importing a client library lazily
+from a worker thread raced with the host process importing it too (an embedding
+test suite or a pytest plugin) and produced half-initialised modules.
 """
 
 from __future__ import annotations
@@ -11,11 +22,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import httpx
+import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
+from yarl import URL
 
 from replaydeck.errors import UpstreamError, UpstreamTimeout
+
+#: Headers the client library would add on its own; the proxy forwards the client's.
+_SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Content-Type")
+
+#: Kept as sent: RFC 3986 reserved and unreserved characters, and ``%`` (escapes).
+_QUERY_SAFE = "!$&'()*+,/:;=?@[]~%"
+#: The path arrives percent-decoded (ASGI ``path``): re-encode what is not a path character.
+_PATH_SAFE = "!$&'()*+,/:;=@~"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,30 +81,56 @@ class Router:
         return self.default, path
 
 
-def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
-        follow_redirects=False,
+def target_url(route: Route, path: str, query: str) -> URL:
+    """The upstream URL for a client's path and raw query, never re-quoted on the way out.
+
+    The query is the client's own bytes (only characters that cannot appear in a
+    request line are escaped); the path, decoded by the server, is encoded again."""
+    return URL(route.url(quote(path, safe=_PATH_SAFE),
+                         quote(query, safe=_QUERY_SAFE, encoding="latin-1")), encoded=True)
+
+
+def make_client(connect_timeout: float, read_timeout: float) -> aiohttp.ClientSession:
+    """The pooled upstream client; call it inside the running event loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),  # no pool cap: each client has its call
+        timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout,
+                                      sock_read=read_timeout),
+        skip_auto_headers=_SKIP_AUTO_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),  # one client's cookies never reach another's call
+        auto_decompress=True,
         trust_env=False,  # a proxy is configured explicitly, never picked up by surprise
+        # header limits as generous as a browser's: an upstream's long header is not an error
+        max_line_size=65536,
+        max_field_size=65536,
     )
 
 
 @contextmanager
 def map_upstream_errors(upstream: str) -> Iterator[None]:
-    """Translate httpx's exceptions into UpstreamError / UpstreamTimeout naming the upstream."""
+    """Translate aiohttp's exceptions into UpstreamError / UpstreamTimeout naming the upstream."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        what = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
+    except TimeoutError as exc:  # aiohttp.ServerTimeoutError and its kinds are TimeoutErrors
+        what = "connecting to" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "waiting for"
         raise UpstreamTimeout(f"timed out {what} upstream {upstream}", upstream) from exc
-    except httpx.ConnectError as exc:
-        raise UpstreamError(f"cannot connect to upstream {upstream}: {exc or 'refused'}", upstream) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or str(exc.os_error) or "refused"
+        raise UpstreamError(f"cannot connect to upstream {upstream}: {reason}", upstream) from exc
+    except aiohttp.ClientPayloadError as exc:
+        if isinstance(exc.__cause__, ContentEncodingError) or "ContentEncodingError" in str(exc):
+            raise UpstreamError(
+                f"upstream {upstream} sent a body that cannot be decoded: {exc}", upstream
+            ) from exc
+        raise UpstreamError(f"upstream {upstream} broke the connection: {exc}", upstream) from exc
+    except aiohttp.ClientConnectionError as exc:  # disconnected, reset, refused mid-write
         raise UpstreamError(
             f"upstream {upstream} broke the connection: {exc or type(exc).__name__}", upstream
         ) from exc
-    except httpx.DecodingError as exc:
-        raise UpstreamError(f"upstream {upstream} sent a body that cannot be decoded: {exc}", upstream) from exc
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientResponseError as exc:  # not a valid HTTP response
+        raise UpstreamError(
+            f"upstream {upstream} sent an invalid response: {exc.message or type(exc).__name__}",
+            upstream,
+        ) from exc
+    except aiohttp.ClientError as exc:
         raise UpstreamError(f"upstream {upstream} failed: {exc or type(exc).__name__}", upstream) from exc

@@ -1,4 +1,4 @@
-"""Sans-IO wire codecs: feed bytes, get events. Nothing here imports asyncio or httpx."""
+"""Sans-IO wire codecs: feed bytes, get events. Nothing here imports asyncio or an HTTP client."""
 
 from replaydeck.wire.ndjson import NDJSONDecoder
 from replaydeck.wire.sse import SSEDecoder, SSEEvent, encode_event
