@@ -505,8 +505,12 @@ class ProxyApp:
                 headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in flight.headers]
                 headers.append((b"x-replaydeck-source", source.encode()))
                 await send({"type": "http.response.start", "status": status, "headers": headers})
-                async for data in flight.follow():
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                ended = False
+                async for data, ended in flight.follow():
+                    # a reply already complete goes out with its end: one write, not two
+                    await send({"type": "http.response.body", "body": data, "more_body": not ended})
+                if ended:
+                    return
                 if flight.error is not None:
                     ct = dict(flight.headers).get("content-type", "")
                     # SSE or NDJSON (Ollama): the provider's own in-stream error, when the

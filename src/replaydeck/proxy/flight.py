@@ -59,13 +59,18 @@ class Flight:
         while not self.head_ready and not self.finished:
             await self._changed.wait()
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """Every chunk, those already received first, then live ones as they come."""
+    async def follow(self) -> AsyncIterator[tuple[bytes, bool]]:
+        """Every chunk, those already received first, then live ones as they come.
+
+        Each comes with whether it is known to be the last one of a clean end (the
+        flight had finished when it was handed out), so a follower can send it as
+        the end of the body instead of sending an empty closing chunk after it."""
         i = 0
         while True:
             while i < len(self.chunks):
-                yield self.chunks[i]
                 i += 1
+                yield self.chunks[i - 1], (self.finished and self.error is None
+                                           and i == len(self.chunks))
             if self.finished:
                 return
             await self._changed.wait()
