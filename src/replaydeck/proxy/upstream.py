@@ -12,9 +12,13 @@ Rules it is configured for, so the upstream sees what the client sent:
 - no cookie jar, no redirects followed, no proxy taken from the environment;
 - connect and per-read timeouts only: a stream may run as long as it keeps talking.
 
-aiohttp is imported at module load, on purpose: importing a client library lazily
-from a worker thread raced with the host process importing it too (an embedding
-test suite or a pytest plugin) and produced half-initialised modules.
+aiohttp is imported on first use (the first forwarded request), not at start-up:
+it (with the TLS context it builds at import) costs about 0.6G instructions, a
+proxy that only replays never needs it. It is never imported from a helper
+thread: an earlier preload in a worker thread raced with the host process
+importing the same library and produced half-initialised modules. `replaydeck
+start` serves in the main thread; ``serve_in_thread`` calls ``import_client()``
+in the caller's thread before it starts the server's.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-import aiohttp
-from aiohttp.http_exceptions import ContentEncodingError
-from yarl import URL
-
 from replaydeck.errors import UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
 
 #: Headers the client library would add on its own; the proxy forwards the client's.
 _SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Content-Type")
@@ -81,17 +86,26 @@ class Router:
         return self.default, path
 
 
-def target_url(route: Route, path: str, query: str) -> URL:
+def import_client() -> None:
+    """Import the HTTP client library now, in the calling thread (see the module docstring)."""
+    import aiohttp  # noqa: F401  (the import is the point)
+
+
+def target_url(route: Route, path: str, query: str) -> yarl.URL:
     """The upstream URL for a client's path and raw query, never re-quoted on the way out.
 
     The query is the client's own bytes (only characters that cannot appear in a
     request line are escaped); the path, decoded by the server, is encoded again."""
-    return URL(route.url(quote(path, safe=_PATH_SAFE),
+    import yarl  # a plain import of a loaded module: a dict lookup per request
+
+    return yarl.URL(route.url(quote(path, safe=_PATH_SAFE),
                          quote(query, safe=_QUERY_SAFE, encoding="latin-1")), encoded=True)
 
 
 def make_client(connect_timeout: float, read_timeout: float) -> aiohttp.ClientSession:
     """The pooled upstream client; call it inside the running event loop."""
+    import aiohttp
+
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0),  # no pool cap: each client has its call
         timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout,
@@ -108,29 +122,40 @@ def make_client(connect_timeout: float, read_timeout: float) -> aiohttp.ClientSe
 
 @contextmanager
 def map_upstream_errors(upstream: str) -> Iterator[None]:
-    """Translate aiohttp's exceptions into UpstreamError / UpstreamTimeout naming the upstream."""
+    """Translate aiohttp's exceptions into UpstreamError / UpstreamTimeout naming the upstream;
+    any other exception passes unchanged."""
     try:
         yield
-    except TimeoutError as exc:  # aiohttp.ServerTimeoutError and its kinds are TimeoutErrors
+    except Exception as exc:
+        err = upstream_error(exc, upstream)
+        if err is None:
+            raise
+        raise err from exc
+
+
+def upstream_error(exc: Exception, upstream: str) -> UpstreamError | None:
+    """The replaydeck error for one of aiohttp's, or None for anything else."""
+    import aiohttp  # only on the error path: aiohttp is loaded once a request went out
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError and its kinds
         what = "connecting to" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "waiting for"
-        raise UpstreamTimeout(f"timed out {what} upstream {upstream}", upstream) from exc
-    except aiohttp.ClientConnectorError as exc:
+        return UpstreamTimeout(f"timed out {what} upstream {upstream}", upstream)
+    if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or str(exc.os_error) or "refused"
-        raise UpstreamError(f"cannot connect to upstream {upstream}: {reason}", upstream) from exc
-    except aiohttp.ClientPayloadError as exc:
+        return UpstreamError(f"cannot connect to upstream {upstream}: {reason}", upstream)
+    if isinstance(exc, aiohttp.ClientPayloadError):
         if isinstance(exc.__cause__, ContentEncodingError) or "ContentEncodingError" in str(exc):
-            raise UpstreamError(
-                f"upstream {upstream} sent a body that cannot be decoded: {exc}", upstream
-            ) from exc
-        raise UpstreamError(f"upstream {upstream} broke the connection: {exc}", upstream) from exc
-    except aiohttp.ClientConnectionError as exc:  # disconnected, reset, refused mid-write
-        raise UpstreamError(
-            f"upstream {upstream} broke the connection: {exc or type(exc).__name__}", upstream
-        ) from exc
-    except aiohttp.ClientResponseError as exc:  # not a valid HTTP response
-        raise UpstreamError(
+            return UpstreamError(f"upstream {upstream} sent a body that cannot be decoded: {exc}",
+                                 upstream)
+        return UpstreamError(f"upstream {upstream} broke the connection: {exc}", upstream)
+    if isinstance(exc, aiohttp.ClientConnectionError):  # disconnected, reset mid-write
+        return UpstreamError(
+            f"upstream {upstream} broke the connection: {exc or type(exc).__name__}", upstream)
+    if isinstance(exc, aiohttp.ClientResponseError):  # not a valid HTTP response
+        return UpstreamError(
             f"upstream {upstream} sent an invalid response: {exc.message or type(exc).__name__}",
-            upstream,
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"upstream {upstream} failed: {exc or type(exc).__name__}", upstream) from exc
+            upstream)
+    if isinstance(exc, aiohttp.ClientError):
+        return UpstreamError(f"upstream {upstream} failed: {exc or type(exc).__name__}", upstream)
+    return None
