@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from replaydeck import _aio
-from replaydeck.engine import Forward, Join, Miss, Replay, decide
+from replaydeck.engine import REPLAY, Forward, Join, Miss, decide
 from replaydeck.errors import ReplaydeckError, TapeError, UpstreamError
 from replaydeck.events import EventBus
 from replaydeck.logs import RequestLog
@@ -239,7 +239,7 @@ class ProxyApp:
         if self.bus.active:
             self._publish_start(rid, req, route, type(decision).__name__.lower())
 
-        if isinstance(decision, Replay):
+        if decision is REPLAY:
             assert entry is not None
             tape = entry.tape
             self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
@@ -301,12 +301,20 @@ class ProxyApp:
                      arrived: float | None = None) -> None:
         """``arrived``: perf_counter when the request came in; the recorded TTFB counts
         from there, so our own parsing and lookup do not add to it."""
-        prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
-        scale = self.runtime.timing.scale
-        if scale <= 0:
-            await send_prepared(prepared, send, 0.0)
+        last = req.reply
+        if last is not None and last[0] is entry:
+            prepared = last[1]
+        else:
+            prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
+            req.reply = (entry, prepared)
+        timing = self.runtime.timing
+        if timing.kind == "instant" or not prepared.chunks:
+            # the common case, inline: two sends of pre-encoded bytes
+            await send({"type": "http.response.start", "status": prepared.status,
+                        "headers": prepared.whole_headers})
+            await send({"type": "http.response.body", "body": prepared.body, "more_body": False})
             return
-        await self._guarded(send_prepared(prepared, send, scale, arrived), receive)
+        await self._guarded(send_prepared(prepared, send, timing.scale, arrived), receive)
 
     async def _guarded(self, coro: Any, receive: Any) -> bool:
         """Run a long response while watching for the client going away.
@@ -582,11 +590,14 @@ class ProxyApp:
     def _done(self, rid: str, req: Prepared_Request, log_path: str, source: str, status: int,
               started: float, tape: Tape | None, *, error: ReplaydeckError | None = None,
               flight: Flight | None = None) -> None:
-        duration = _ms(started)
-        source_log = "error" if error is not None and source != "joined" else source
-        self.log.line(method=req.record.method, path=log_path, source=source_log, status=status,
-                      duration_ms=duration, tape=tape.id if tape else None,
-                      note=str(error) if error is not None else None)
+        duration = (time.perf_counter() - started) * 1000.0
+        if error is None:
+            self.log.line(method=req.record.method, path=log_path, source=source, status=status,
+                          duration_ms=duration, tape=tape.id if tape else None)
+        else:
+            self.log.line(method=req.record.method, path=log_path,
+                          source="error" if source != "joined" else source, status=status,
+                          duration_ms=duration, tape=tape.id if tape else None, note=str(error))
         if self.bus.active:
             self.bus.publish(self._completed_event(rid, req, source, status, duration, tape,
                                                    error, flight))

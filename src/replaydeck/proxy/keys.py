@@ -41,7 +41,8 @@ MAX_BODY = 1 << 20
 class Prepared_Request:
     """A request with everything the decision needs: its provider, parsed body and key."""
 
-    __slots__ = ("body_value", "is_json", "key", "material", "provider", "record", "want_stream")
+    __slots__ = ("body_value", "is_json", "key", "material", "provider", "record", "reply",
+                 "want_stream")
 
     def __init__(
         self,
@@ -61,6 +62,9 @@ class Prepared_Request:
         self.material = material
         self.key = key
         self.want_stream = want_stream
+        #: (store entry, reply prepared from it) last sent for this request: a memoized
+        #: request replayed again from the same entry skips choosing its variant
+        self.reply: tuple[Any, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
