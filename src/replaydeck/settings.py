@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -399,17 +398,20 @@ def parse_routes(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 def find_config_file(cwd: Path) -> tuple[Path, dict[str, Any]] | None:
     """``replaydeck.toml`` wins over ``[tool.replaydeck]`` in ``pyproject.toml``."""
     own = cwd / "replaydeck.toml"
+    pyproject = cwd / "pyproject.toml"
+    path = own if own.is_file() else pyproject if pyproject.is_file() else None
+    if path is None:
+        return None
+    import tomllib  # only when there is a file to read (it is not free to import)
+
     try:
-        if own.is_file():
-            return own, tomllib.loads(own.read_text("utf-8"))
-        pyproject = cwd / "pyproject.toml"
-        if pyproject.is_file():
-            section = tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}).get("replaydeck")
-            if isinstance(section, dict):
-                return pyproject, section
+        data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file: {exc}") from exc
-    return None
+    if path is own:
+        return own, data
+    section = data.get("tool", {}).get("replaydeck")
+    return (pyproject, section) if isinstance(section, dict) else None
 
 
 def _file_layer(path: Path, data: dict[str, Any]) -> dict[str, Any]:
