@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replaydeck.errors import ConfigError
-from replaydeck.settings import InvalidSetting, Mode, Settings, Timing, load_settings
+from replaydeck.errors import ConfigError, InvalidSetting
+from replaydeck.settings import Mode, Settings, Timing, load_settings
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -127,6 +127,8 @@ def test_settings_built_in_python_are_checked_and_frozen(tmp_path: Path) -> None
         Settings(port=70000)
     with pytest.raises(ValueError, match="http"):
         Settings(upstream="ftp://example.com")
+    with pytest.raises(ConfigError, match="dashboard_token"):  # the CLI's edge catches it as such
+        Settings(dashboard_token="short")
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
     assert Settings().routes == {} and Settings().routes is not Settings().routes

@@ -19,7 +19,7 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from replaydeck.errors import ConfigError
+from replaydeck.errors import ConfigError, InvalidSetting
 
 
 class Mode(enum.StrEnum):
@@ -105,16 +105,6 @@ def _check_url(url: str) -> str:
     if not (url.startswith("http://") or url.startswith("https://")) or len(url) < 10:
         raise ValueError(f"{url!r} is not an http(s) URL")
     return url.rstrip("/")
-
-
-class InvalidSetting(ValueError):
-    """A value a setting does not accept (``Settings(...)`` raises it; load_settings
-    turns it into a ConfigError naming the layer)."""
-
-    def __init__(self, name: str, msg: str) -> None:
-        super().__init__(f"{name}: {msg}")
-        self.name = name
-        self.msg = msg
 
 
 # ----------------------------------------------------------------- value checks
