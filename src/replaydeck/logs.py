@@ -1,7 +1,8 @@
 """One log line per request: colored on a terminal, plain when piped, JSON for machines.
 
 The line is built by hand (no rich markup, no logging module formatting) because
-it runs once per request on the hot path; rich is used for the banner only.
+it runs once per request on the hot path (the start-up banner in cli/start.py is
+built the same way).
 Inside a running event loop, lines are written once per loop iteration (one
 write and flush for every request finished in that iteration, in order), so a
 busy server does not pay a system call per request; outside a loop, at once.

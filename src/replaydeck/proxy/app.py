@@ -16,9 +16,8 @@ import asyncio
 import itertools
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from replaydeck import _aio
@@ -54,6 +53,9 @@ from replaydeck.wire.http import (
     is_ndjson,
     relay_response_headers,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 CONTROL_PREFIX = "/__replaydeck"
 

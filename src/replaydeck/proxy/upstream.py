@@ -1,9 +1,13 @@
 """The upstream side: routing a path to a base URL, the pooled HTTP client, and
 the one place where httpx errors become replaydeck errors.
 
-httpx is imported at module load, on purpose: importing it lazily from a worker
-thread raced with the host process importing it too (an embedding test suite
-or a pytest plugin) and produced half-initialised modules.
+httpx is imported on first use (the first forwarded request), not at start-up:
+it was about a quarter of the start-up to a healthy /health, and a proxy that
+only replays never needs it. It is never imported from a helper thread: an
+earlier preload in a worker thread raced with the host process importing it
+too and produced half-initialised modules. `replaydeck start` serves in the
+main thread; ``serve_in_thread`` calls ``import_client()`` in the caller's
+thread before it starts the server's.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from replaydeck.errors import UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,14 @@ class Router:
         return self.default, path
 
 
+def import_client() -> None:
+    """Import the HTTP client library now, in the calling thread (see the module docstring)."""
+    import httpx  # noqa: F401  (the import is the point)
+
+
 def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+    import httpx
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
@@ -72,6 +85,8 @@ def make_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClien
 @contextmanager
 def map_upstream_errors(upstream: str) -> Iterator[None]:
     """Translate httpx's exceptions into UpstreamError / UpstreamTimeout naming the upstream."""
+    import httpx
+
     try:
         yield
     except httpx.TimeoutException as exc:
