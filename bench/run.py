@@ -18,6 +18,7 @@ is bounded by count and time.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import math
 import os
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     say = lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)  # noqa: E731
     say(f"replaydeck bench ({mode}); {pinning.describe()}; load {result['machine']['load']}")
     pinning.pin_self()
+    # an installed package has its bytecode compiled; a checkout on a machine that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise recompile every module at each start-up
+    compileall.compile_dir(str(ROOT / "src"), quiet=1)
     bench = scenarios.Bench(work, plan, pinning, node=not args.no_node, log=say)
     try:
         bench.start_upstream()

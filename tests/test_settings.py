@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replaydeck.errors import ConfigError
-from replaydeck.settings import Mode, Timing, load_settings
+from replaydeck.errors import ConfigError, InvalidSetting
+from replaydeck.settings import Mode, Settings, Timing, load_settings
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -78,3 +78,57 @@ def test_timing_parse() -> None:
     for bad in ("nan", "inf", "-2", "fast"):
         with pytest.raises(ValueError):
             Timing.parse(bad)
+
+
+def test_environment_strings_become_the_settings_types(tmp_path: Path) -> None:
+    s = load_settings({}, cwd=tmp_path, environ={
+        "REPLAYDECK_UI": "false", "REPLAYDECK_QUIET": "yes", "REPLAYDECK_PORT": " 6001 ",
+        "REPLAYDECK_CONNECT_TIMEOUT": "2.5", "REPLAYDECK_KEY_HEADERS": "X-One, x-two,",
+        "REPLAYDECK_TAPES_DIR": "somewhere", "REPLAYDECK_DASHBOARD_TOKEN": "t" * 16})
+    assert (s.ui, s.quiet, s.port, s.connect_timeout) == (False, True, 6001, 2.5)
+    assert s.key_headers == ("x-one", "x-two") and s.tapes_dir == Path("somewhere")
+    assert s.dashboard_token == "t" * 16 and s.history_path == Path(".replaydeck/history.db")
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "needle"),
+    [
+        ("REPLAYDECK_UI", "maybe", "valid boolean"),
+        ("REPLAYDECK_PORT", "4.5", "valid integer"),
+        ("REPLAYDECK_PORT", "-1", "greater than or equal to 0"),
+        ("REPLAYDECK_READ_TIMEOUT", "0", "greater than 0"),
+        ("REPLAYDECK_CONNECT_TIMEOUT", "nan", "greater than 0"),
+        ("REPLAYDECK_LOG_FORMAT", "xml", "text or json"),
+        ("REPLAYDECK_DASHBOARD_TOKEN", "short", "at least 16"),
+        ("REPLAYDECK_ROUTES", "/__replaydeck/x=http://127.0.0.1:1", "reserved"),
+    ],
+)
+def test_bad_environment_values_name_the_variable_and_the_rule(tmp_path: Path, var: str, value: str,
+                                                                needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({}, cwd=tmp_path, environ={var: value})
+    name = var.removeprefix("REPLAYDECK_").lower()
+    assert str(info.value).startswith("environment: bad value") and f"for {name!r}" in str(info.value)
+    assert needle in str(info.value)
+
+
+def test_file_values_of_the_wrong_type_are_errors(tmp_path: Path) -> None:
+    for content, needle in (('host = 5', "valid string"), ('volatile_fields = "stream"', "list of strings"),
+                            ('routes = ["x"]', "PREFIX = URL"), ('tape_cache_size = true', "valid integer")):
+        (tmp_path / "replaydeck.toml").write_text(content + "\n")
+        with pytest.raises(ConfigError, match=needle):
+            load_settings({}, cwd=tmp_path, environ={})
+
+
+def test_settings_built_in_python_are_checked_and_frozen(tmp_path: Path) -> None:
+    s = Settings(port="5000", record="off", timing="instant", tapes_dir=str(tmp_path))
+    assert (s.port, s.record, s.timing.kind, s.tapes_dir) == (5000, Mode.OFF, "instant", tmp_path)
+    with pytest.raises(InvalidSetting, match="port"):
+        Settings(port=70000)
+    with pytest.raises(ValueError, match="http"):
+        Settings(upstream="ftp://example.com")
+    with pytest.raises(ConfigError, match="dashboard_token"):  # the CLI's edge catches it as such
+        Settings(dashboard_token="short")
+    with pytest.raises(AttributeError):
+        s.port = 1  # type: ignore[misc]
+    assert Settings().routes == {} and Settings().routes is not Settings().routes

@@ -7,6 +7,7 @@ errors, and a way to run a server in-process (used by tests and tools).
 from replaydeck._version import __version__
 from replaydeck.errors import (
     ConfigError,
+    InvalidSetting,
     ReplaydeckError,
     ReplayMiss,
     TapeCorrupt,
@@ -22,6 +23,7 @@ from replaydeck.storage import TapeStore
 __all__ = [
     "Chunk",
     "ConfigError",
+    "InvalidSetting",
     "Mode",
     "ReplayMiss",
     "ReplaydeckError",

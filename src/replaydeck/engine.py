@@ -42,7 +42,7 @@ class Miss:
 
 Decision = Replay | Join | Forward | Miss
 
-_REPLAY = Replay()
+REPLAY = _REPLAY = Replay()  # the one Replay: the driver compares by identity
 _JOIN = Join()
 _RECORD = Forward(record=True)
 _PASS = Forward(record=False)

@@ -2,6 +2,7 @@
 
     ReplaydeckError
      ├── ConfigError            a setting, flag or config file is wrong (the user's fault)
+     │    └── InvalidSetting    Settings(...) got a value its setting does not accept
      ├── TapeError              a tape on disk cannot be used
      │    ├── TapeCorrupt       not JSON, or not a tape
      │    └── TapeVersionError  written by a newer replaydeck
@@ -26,6 +27,16 @@ class ReplaydeckError(Exception):
 
 class ConfigError(ReplaydeckError):
     """A setting has an unknown key or a bad value."""
+
+
+class InvalidSetting(ConfigError, ValueError):
+    """``Settings(...)`` got a value one setting does not accept (also a ValueError, as a
+    bad constructor argument is); load_settings reports it with the layer it came from."""
+
+    def __init__(self, name: str, msg: str) -> None:
+        super().__init__(f"{name}: {msg}")
+        self.name = name
+        self.msg = msg
 
 
 class TapeError(ReplaydeckError):

@@ -1,13 +1,18 @@
 """One log line per request: colored on a terminal, plain when piped, JSON for machines.
 
 The line is built by hand (no rich markup, no logging module formatting) because
-it runs once per request on the hot path; rich is used for the banner only.
+it runs once per request on the hot path (the start-up banner in cli/start.py is
+built the same way).
+Inside a running event loop, lines are written once per loop iteration (one
+write and flush for every request finished in that iteration, in order), so a
+busy server does not pay a system call per request; outside a loop, at once.
 Nothing secret reaches it: the path is logged without its query string's
 secret parameters (see redaction).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import TextIO
@@ -26,6 +31,37 @@ class RequestLog:
         self.quiet = quiet
         self.json = fmt == "json"
         self.color = not self.json and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._pending: list[str] = []
+        #: the loop whose next iteration writes the pending lines (None: nothing scheduled)
+        self._scheduled: asyncio.AbstractEventLoop | None = None
+
+    def _write(self, text: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            self._emit(text)
+            return
+        self._pending.append(text)
+        if self._scheduled is not loop:
+            # also when a loop closed before its flush ran: the next one writes it all
+            self._scheduled = loop
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the lines held for this loop iteration."""
+        self._scheduled = None
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not break a request
+            pass
 
     def line(
         self,
@@ -66,11 +102,7 @@ class RequestLog:
                 f"{method} {path} {source} {status} {duration_ms:.1f}ms"
                 + (f" tape={tape}" if tape else "") + (f" {note}" if note else "") + "\n"
             )
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stderr must not break a request
-            pass
+        self._write(text)
 
     def warn(self, message: str) -> None:
         if self.json:
@@ -78,8 +110,4 @@ class RequestLog:
         else:
             yellow, reset = ("\x1b[33m", _RESET) if self.color else ("", "")
             text = f"{yellow}warning:{reset} {message}"
-        try:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
+        self._write(text + "\n")

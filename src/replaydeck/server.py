@@ -59,13 +59,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, **kw: Any) -> uvicorn.Config:
-    loop = "auto"
-    http = "auto"
+def uvicorn_config(app: Any, *, websockets: bool = False, **kw: Any) -> uvicorn.Config:
+    """replaydeck's uvicorn options.
+
+    WebSockets only when the dashboard is served (its live feed): uvicorn's
+    ``ws="auto"`` imports a WebSocket implementation at start-up, which the proxy
+    alone never uses (with ``ws="none"`` an upgrade request is answered as plain
+    HTTP)."""
     return uvicorn.Config(
         app,
-        loop=loop,
-        http=http,
+        loop="auto",  # uvloop when installed (uvicorn[standard]), else asyncio
+        http="auto",  # httptools when installed, else h11
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -75,7 +79,7 @@ def uvicorn_config(app: Any, **kw: Any) -> uvicorn.Config:
         proxy_headers=False,
         date_header=False,
         timeout_graceful_shutdown=5,
-        ws="auto",
+        ws="auto" if websockets else "none",
         **kw,
     )
 
@@ -88,7 +92,7 @@ class Server:
         self.sock = sock or bind_socket(settings.host, settings.port)
         self.port: int = self.sock.getsockname()[1]
         self.app = build_app(settings)
-        self.uvicorn = uvicorn.Server(uvicorn_config(self.app))
+        self.uvicorn = uvicorn.Server(uvicorn_config(self.app, websockets=settings.ui))
 
     @property
     def url(self) -> str:

@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import enum
 import os
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from replaydeck.errors import ConfigError
+from replaydeck.errors import ConfigError, InvalidSetting
 
 
 class Mode(enum.StrEnum):
@@ -111,108 +107,229 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class Settings(BaseModel):
-    """Every setting replaydeck has. Field descriptions are the help text."""
+# ----------------------------------------------------------------- value checks
+# Each takes a value as a layer gives it (TOML, an environment string, a flag, a
+# Python caller) and returns it in the setting's type or raises ValueError with
+# what is wrong. Strings are converted where a layer can only give strings.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
-    host: str = Field("127.0.0.1", description="Address to bind. Loopback by default.")
-    port: Annotated[int, Field(ge=0, le=65535)] = Field(4747, description="Port to listen on.")
-    upstream: str = Field(
-        "https://api.openai.com",
-        description="Default upstream base URL; with or without a trailing /v1.",
-    )
-    routes: dict[str, str] = Field(
-        default_factory=dict,
-        description="Extra upstreams by path prefix, e.g. {'/anthropic': 'https://api.anthropic.com'}.",
-    )
-    tapes_dir: Path = Field(Path(".replaydeck/tapes"), description="Where tapes are stored.")
-    record: Mode = Field(Mode.AUTO, description="auto | off | replay-only.")
-    timing: Timing = Field(
-        Timing("original"), description="Replay pacing: original | instant | FACTOR on gaps."
-    )
-    ui: bool = Field(True, description="Serve the dashboard (false = --no-ui).")
-    quiet: bool = Field(False, description="No per-request log lines.")
-    log_format: Literal["text", "json"] = Field("text", description="Per-request log format.")
-    record_errors: bool = Field(False, description="Also record 4xx/5xx upstream responses.")
-    volatile_fields: tuple[str, ...] = Field(
-        DEFAULT_VOLATILE_FIELDS,
-        description="Top-level body fields left out of the tape key (dotted paths allowed).",
-    )
-    key_headers: tuple[str, ...] = Field(
-        DEFAULT_KEY_HEADERS, description="Request headers that are part of the tape key."
-    )
-    redact_headers: tuple[str, ...] = Field(
-        (), description="Extra header names never written to tapes or logs."
-    )
-    redact_query: tuple[str, ...] = Field(
-        (), description="Extra query parameter names masked in tapes and logs."
-    )
-    redact_patterns: tuple[str, ...] = Field(
-        (), description="Extra regular expressions masked in recorded bodies."
-    )
-    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream.")
-    read_timeout: float = Field(600.0, gt=0, description="Seconds between upstream bytes.")
-    tape_cache_size: int = Field(4096, ge=0, description="Parsed tapes kept in memory.")
-    sequence: bool = Field(
-        False,
-        description="Record repeated identical requests as an ordered series; replay in order.",
-    )
-    history_path: Path = Field(
-        Path(".replaydeck/history.db"),
-        description="SQLite file keeping the dashboard's request history across restarts.",
-    )
-    history_max_entries: int = Field(
-        10000, ge=0, description="Requests kept in the history (oldest dropped; 0 = no history)."
-    )
-    history_max_days: float = Field(30.0, gt=0, description="Days a request stays in the history.")
-    dashboard_token: str | None = Field(
-        None,
-        min_length=16,
-        description="Token the dashboard asks for when bound to a non-loopback address "
-        "(a random one is made and printed when unset).",
-    )
-    record_reason: str = Field("default", description="Which layer chose the record mode.")
 
-    @field_validator("timing", mode="before")
-    @classmethod
-    def _timing(cls, value: Any) -> Timing:
-        return Timing.parse(value)
-
-    @field_validator("upstream")
-    @classmethod
-    def _upstream(cls, value: str) -> str:
-        return _check_url(value)
-
-    @field_validator("routes")
-    @classmethod
-    def _routes(cls, value: dict[str, str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for prefix, url in value.items():
-            norm = _normalize_prefix(prefix)
-            if not norm:
-                raise ValueError("a route prefix cannot be '/': use upstream for the default")
-            if norm.startswith("/__replaydeck"):
-                raise ValueError(f"{prefix!r} is reserved for replaydeck's own endpoints")
-            out[norm] = _check_url(url)
-        return out
-
-    @field_validator("redact_patterns", mode="after")
-    @classmethod
-    def _patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import re
-
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("Input should be a valid boolean")
 
-    @field_validator("key_headers", "redact_headers", mode="after")
-    @classmethod
-    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(v.strip().lower() for v in value if v.strip())
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("Input should be a valid string")
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"Input should be a valid {'integer' if kind is int else 'number'}")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip()) if kind is int and value.strip().isdigit() else float(value)
+        except ValueError:
+            raise ValueError(
+                f"Input should be a valid {'integer' if kind is int else 'number'}"
+            ) from None
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise ValueError(f"Input should be a valid {'integer' if kind is int else 'number'}")
+    return value
+
+
+def _int(ge: int, le: int | None = None) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        n: int = _number(value, int)
+        if n < ge:
+            raise ValueError(f"Input should be greater than or equal to {ge}")
+        if le is not None and n > le:
+            raise ValueError(f"Input should be less than or equal to {le}")
+        return n
+
+    return check
+
+
+def _positive(value: Any) -> float:
+    x: float = _number(value, float)
+    if not x > 0:
+        raise ValueError("Input should be greater than 0")
+    return x
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise ValueError("Input is not a valid path")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("Input should be a list of strings")
+
+
+def _lower_names(value: Any) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in _names(value) if v.strip())
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    import re
+
+    patterns = _names(value)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+    return patterns
+
+
+def _routes(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("Input should be a table of PREFIX = URL strings")
+    out: dict[str, str] = {}
+    for prefix, url in value.items():
+        norm = _normalize_prefix(prefix)
+        if not norm:
+            raise ValueError("a route prefix cannot be '/': use upstream for the default")
+        if norm.startswith("/__replaydeck"):
+            raise ValueError(f"{prefix!r} is reserved for replaydeck's own endpoints")
+        out[norm] = _check_url(url)
+    return out
+
+
+def _mode(value: Any) -> Mode:
+    try:
+        return Mode(value)
+    except ValueError:
+        raise ValueError("Input should be 'auto', 'off' or 'replay-only'") from None
+
+
+def _log_format(value: Any) -> str:
+    if value in ("text", "json"):
+        return str(value)
+    raise ValueError("Input should be 'text' or 'json'")
+
+
+def _token(value: Any) -> str | None:
+    if value is None:
+        return None
+    token = _str(value)
+    if len(token) < 16:
+        raise ValueError("String should have at least 16 characters")
+    return token
+
+
+def setting(default: Any, help: str, check: Callable[[Any], Any], *, env: str = "") -> Any:
+    """One setting's declaration: its default, help text and check.
+
+    ``env`` says how a ``REPLAYDECK_*`` string is split: "list" (commas) or
+    "routes" (comma-separated PREFIX=URL)."""
+    meta = {"help": help, "check": check, "env": env}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting replaydeck has, declared once: default, help text, check.
+
+    A frozen dataclass rather than a validation library's model: building such a
+    model (and importing the library) cost about a quarter of the start-up to a
+    healthy /health, for two dozen scalar settings. Every value, whichever layer
+    (or Python caller) gives it, goes through its setting's check in
+    ``__post_init__``; a bad one raises InvalidSetting."""
+
+    host: str = setting("127.0.0.1", "Address to bind. Loopback by default.", _str)
+    port: int = setting(4747, "Port to listen on.", _int(0, 65535))
+    upstream: str = setting(
+        "https://api.openai.com",
+        "Default upstream base URL; with or without a trailing /v1.",
+        lambda v: _check_url(_str(v)),
+    )
+    routes: dict[str, str] = setting(
+        {},
+        "Extra upstreams by path prefix, e.g. {'/anthropic': 'https://api.anthropic.com'}.",
+        _routes,
+        env="routes",
+    )
+    tapes_dir: Path = setting(Path(".replaydeck/tapes"), "Where tapes are stored.", _path)
+    record: Mode = setting(Mode.AUTO, "auto | off | replay-only.", _mode)
+    timing: Timing = setting(
+        Timing("original"), "Replay pacing: original | instant | FACTOR on gaps.", Timing.parse
+    )
+    ui: bool = setting(True, "Serve the dashboard (false = --no-ui).", _bool)
+    quiet: bool = setting(False, "No per-request log lines.", _bool)
+    log_format: Literal["text", "json"] = setting("text", "Per-request log format.", _log_format)
+    record_errors: bool = setting(False, "Also record 4xx/5xx upstream responses.", _bool)
+    volatile_fields: tuple[str, ...] = setting(
+        DEFAULT_VOLATILE_FIELDS,
+        "Top-level body fields left out of the tape key (dotted paths allowed).",
+        _names,
+        env="list",
+    )
+    key_headers: tuple[str, ...] = setting(
+        DEFAULT_KEY_HEADERS, "Request headers that are part of the tape key.", _lower_names,
+        env="list",
+    )
+    redact_headers: tuple[str, ...] = setting(
+        (), "Extra header names never written to tapes or logs.", _lower_names, env="list"
+    )
+    redact_query: tuple[str, ...] = setting(
+        (), "Extra query parameter names masked in tapes and logs.", _names, env="list"
+    )
+    redact_patterns: tuple[str, ...] = setting(
+        (), "Extra regular expressions masked in recorded bodies.", _patterns, env="list"
+    )
+    connect_timeout: float = setting(10.0, "Seconds to connect upstream.", _positive)
+    read_timeout: float = setting(600.0, "Seconds between upstream bytes.", _positive)
+    tape_cache_size: int = setting(4096, "Parsed tapes kept in memory.", _int(0))
+    sequence: bool = setting(
+        False,
+        "Record repeated identical requests as an ordered series; replay in order.",
+        _bool,
+    )
+    history_path: Path = setting(
+        Path(".replaydeck/history.db"),
+        "SQLite file keeping the dashboard's request history across restarts.",
+        _path,
+    )
+    history_max_entries: int = setting(
+        10000, "Requests kept in the history (oldest dropped; 0 = no history).", _int(0)
+    )
+    history_max_days: float = setting(30.0, "Days a request stays in the history.", _positive)
+    dashboard_token: str | None = setting(
+        None,
+        "Token the dashboard asks for when bound to a non-loopback address "
+        "(a random one is made and printed when unset).",
+        _token,
+    )
+    record_reason: str = setting("default", "Which layer chose the record mode.", _str)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            try:
+                value = f.metadata["check"](getattr(self, f.name))
+            except ValueError as exc:
+                raise InvalidSetting(f.name, str(exc)) from None
+            object.__setattr__(self, f.name, value)
 
     def all_routes(self) -> dict[str, str]:
         """Built-in routes overlaid by the user's, longest prefix first."""
@@ -220,21 +337,21 @@ class Settings(BaseModel):
         return dict(sorted(merged.items(), key=lambda kv: -len(kv[0])))
 
 
-FIELDS = {name for name in Settings.model_fields if name != "record_reason"}
+#: each setting's declaration (help text, check, how an environment string splits)
+SETTINGS: dict[str, Field[Any]] = {f.name: f for f in fields(Settings)}
+FIELDS = {name for name in SETTINGS if name != "record_reason"}
 #: config-file spellings accepted besides the field names (kebab-case like the flags)
 _ALIASES = {name.replace("_", "-"): name for name in FIELDS}
 
 
 def _allowed(name: str) -> str:
-    field = Settings.model_fields[name]
-    ann = field.annotation
-    if ann is Mode:
+    if name == "record":
         return "one of " + ", ".join(m.value for m in Mode)
     if name == "timing":
         return "original, instant or a number such as 0.5"
     if name == "log_format":
         return "text or json"
-    return field.description or ""
+    return str(SETTINGS[name].metadata["help"])
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -249,10 +366,10 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
                 + ", ".join("REPLAYDECK_" + f.upper() for f in sorted(FIELDS))
             )
         value: Any = raw
-        ann = Settings.model_fields[name].annotation
-        if name == "routes":
+        split = SETTINGS[name].metadata["env"]
+        if split == "routes":
             value = parse_routes([p for p in raw.split(",") if p.strip()])
-        elif ann is not None and "tuple" in str(ann):
+        elif split == "list":
             value = [p.strip() for p in raw.split(",") if p.strip()]
         out[name] = value
     return out
@@ -271,17 +388,20 @@ def parse_routes(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 def find_config_file(cwd: Path) -> tuple[Path, dict[str, Any]] | None:
     """``replaydeck.toml`` wins over ``[tool.replaydeck]`` in ``pyproject.toml``."""
     own = cwd / "replaydeck.toml"
+    pyproject = cwd / "pyproject.toml"
+    path = own if own.is_file() else pyproject if pyproject.is_file() else None
+    if path is None:
+        return None
+    import tomllib  # only when there is a file to read (it is not free to import)
+
     try:
-        if own.is_file():
-            return own, tomllib.loads(own.read_text("utf-8"))
-        pyproject = cwd / "pyproject.toml"
-        if pyproject.is_file():
-            section = tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}).get("replaydeck")
-            if isinstance(section, dict):
-                return pyproject, section
+        data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file: {exc}") from exc
-    return None
+    if path is own:
+        return own, data
+    section = data.get("tool", {}).get("replaydeck")
+    return (pyproject, section) if isinstance(section, dict) else None
 
 
 def _file_layer(path: Path, data: dict[str, Any]) -> dict[str, Any]:
@@ -331,19 +451,14 @@ def load_settings(
     merged["record_reason"] = reason
     try:
         return Settings(**merged)
-    except ValidationError as exc:  # pragma: no cover - _check_one catches field errors first
+    except InvalidSetting as exc:  # pragma: no cover - _check_one catches field errors first
         raise ConfigError(str(exc)) from exc
 
 
 def _check_one(source: str, name: str, value: Any) -> None:
     try:
-        Settings(**{name: value})
-    except ValidationError as exc:
-        msg = exc.errors()[0].get("msg", "invalid value")
+        SETTINGS[name].metadata["check"](value)
+    except ValueError as exc:
         raise ConfigError(
-            f"{source}: bad value {value!r} for {name!r} ({msg}); allowed: {_allowed(name)}"
+            f"{source}: bad value {value!r} for {name!r} ({exc}); allowed: {_allowed(name)}"
         ) from None
-
-
-def settings_json(settings: Settings) -> bytes:
-    return orjson.dumps(settings.model_dump(mode="json"))

@@ -2,42 +2,63 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import click
-from rich.console import Console
 
 from replaydeck._version import __version__
 from replaydeck.errors import ReplaydeckError
 from replaydeck.settings import Mode, Settings, load_settings, parse_routes
 
 
+def _escapes(stream: TextIO) -> tuple[str, str, str]:
+    """(bold, yellow, reset) for a terminal, empty strings when piped or NO_COLOR is set
+    (FORCE_COLOR forces them)."""
+    env = os.environ
+    styled = bool(env.get("FORCE_COLOR")) or (
+        not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+        and hasattr(stream, "isatty") and stream.isatty()
+    )
+    return ("\x1b[1m", "\x1b[33m", "\x1b[0m") if styled else ("", "", "")
+
+
 def banner(settings: Settings, url: str, dashboard_url: str | None = None) -> None:
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    """What is listening where, on stderr, written in one go.
+
+    Built by hand like the request log (logs.py), not with rich: importing rich's
+    console cost more than a tenth of the start-up to a healthy /health."""
+    stream = sys.stderr
+    b, y, r = _escapes(stream)
     mode = settings.record.value
     why = settings.record_reason
-    console.print(f"[bold]replaydeck[/bold] {__version__}  listening on [bold]{url}[/bold]")
-    console.print(f"  mode      [bold]{mode}[/bold] ({why})")
-    console.print(f"  timing    {settings.timing}")
-    console.print(f"  tapes     {settings.tapes_dir}")
-    console.print(f"  upstream  {settings.upstream}")
+    lines = [
+        f"{b}replaydeck{r} {__version__}  listening on {b}{url}{r}",
+        f"  mode      {b}{mode}{r} ({why})",
+        f"  timing    {settings.timing}",
+        f"  tapes     {settings.tapes_dir}",
+        f"  upstream  {settings.upstream}",
+    ]
     for prefix, target in settings.all_routes().items():
-        console.print(f"  route     {url}{prefix} -> {target}")
+        lines.append(f"  route     {url}{prefix} -> {target}")
     if settings.ui:
-        console.print(f"  dashboard [bold]{dashboard_url or url + '/'}[/bold]")
+        lines.append(f"  dashboard {b}{dashboard_url or url + '/'}{r}")
         if dashboard_url and "token=" in dashboard_url:
-            console.print("            (this URL carries the dashboard's access token: keep it private)")
-    console.print("  point your SDKs here:")
-    console.print(f"    export OPENAI_BASE_URL={url}/v1")
-    console.print(f"    export ANTHROPIC_BASE_URL={url}/anthropic")
-    console.print(f"    export OLLAMA_HOST={url}/ollama")
+            lines.append("            (this URL carries the dashboard's access token: keep it private)")
+    lines += [
+        "  point your SDKs here:",
+        f"    export OPENAI_BASE_URL={url}/v1",
+        f"    export ANTHROPIC_BASE_URL={url}/anthropic",
+        f"    export OLLAMA_HOST={url}/ollama",
+    ]
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(
-            f"[yellow]warning:[/yellow] bound to {settings.host}: other machines can reach this proxy"
-        )
-
-
+        lines.append(f"{y}warning:{r} bound to {settings.host}: other machines can reach this proxy")
+    try:
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # a closed stderr must not stop the proxy from starting
+        pass
 
 
 @click.command()

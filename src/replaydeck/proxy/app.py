@@ -21,27 +21,26 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from replaydeck import _aio
-from replaydeck.engine import Forward, Join, Miss, Replay, decide
+from replaydeck.engine import REPLAY, Forward, Join, Miss, decide
 from replaydeck.errors import ReplaydeckError, TapeError, UpstreamError
 from replaydeck.events import EventBus
 from replaydeck.logs import RequestLog
 from replaydeck.matching import (
     NearMiss,
     body_material,
-    digest,
     drop_fields,
     explain_miss,
     key_material,
     key_query,
     legacy_playingpack_hash,
     nearest,
-    parse_json_body,
 )
-from replaydeck.models import RequestRecord, Tape
+from replaydeck.models import Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy import report
-from replaydeck.proxy.control import host_allowed, host_of
+from replaydeck.proxy.control import host_allowed
 from replaydeck.proxy.flight import Flight
+from replaydeck.proxy.keys import Keyer, Prepared_Request
 from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import (
     Route,
@@ -77,28 +76,6 @@ class Runtime:
         self.timing: Timing = settings.timing
 
 
-class Prepared_Request:
-    __slots__ = ("body_value", "is_json", "key", "material", "provider", "record", "want_stream")
-
-    def __init__(
-        self,
-        record: RequestRecord,
-        provider: Provider,
-        is_json: bool,
-        body_value: Any,
-        material: dict[str, Any],
-        key: str,
-        want_stream: bool | None,
-    ) -> None:
-        self.record = record
-        self.provider = provider
-        self.is_json = is_json
-        self.body_value = body_value
-        self.material = material
-        self.key = key
-        self.want_stream = want_stream
-
-
 class ProxyApp:
     def __init__(
         self,
@@ -119,10 +96,11 @@ class ProxyApp:
         self.redactor = Redactor(
             settings.redact_headers, settings.redact_query, settings.redact_patterns
         )
-        self.volatile = tuple(settings.volatile_fields)
-        self.key_headers = tuple(settings.key_headers)
+        self.keyer = Keyer(self.registry, self.router, tuple(settings.volatile_fields),
+                           tuple(settings.key_headers), self.redactor.query)
+        self.key_headers = self.keyer.key_headers
         self.flights: dict[str, Flight] = {}
-        self._volatile_cache: dict[str, tuple[str, ...]] = {}
+        self._hosts_seen: dict[bytes, bool] = {}
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: aiohttp.ClientSession | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
@@ -154,6 +132,7 @@ class ProxyApp:
         if self.client is not None:
             await self.client.close()
             self.client = None
+        self.log.flush()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -165,7 +144,7 @@ class ProxyApp:
                 if self.control is not None:
                     await self.control(scope, receive, send)
                     return
-            if not host_allowed(host_of(scope), self.settings.host):
+            if not self._host_ok(scope["headers"]):
                 # DNS rebinding: a web page that rebinds its name to 127.0.0.1 must not read
                 # replayed tapes or miss explanations through the proxied paths either
                 provider = self.registry.for_request(scope["method"], path)
@@ -180,6 +159,24 @@ class ProxyApp:
             await self.control(scope, receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1008})
+
+    def _host_ok(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
+        """The Host check of every proxied request, remembered per Host value (a client
+        sends the same one every time; the set is bounded)."""
+        host = None
+        for k, v in raw_headers:
+            if k == b"host":
+                if host is not None:
+                    return False  # two Hosts: refuse, never guess
+                host = v
+        if host is None:
+            return False
+        ok = self._hosts_seen.get(host)
+        if ok is None:
+            ok = host_allowed(host.decode("latin-1"), self.settings.host)
+            if len(self._hosts_seen) < 256:
+                self._hosts_seen[host] = ok
+        return ok
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         flusher = None
@@ -211,61 +208,22 @@ class ProxyApp:
     # ------------------------------------------------------------ request
 
     def volatile_for(self, provider: Provider) -> tuple[str, ...]:
-        """Body fields left out of the key for this provider's requests.
-
-        ``stream``/``stream_options`` only change the framing when the provider can
-        convert one framing into the other; for a provider that cannot (generic HTTP),
-        a streamed and a plain request must not share a tape."""
-        cached = self._volatile_cache.get(provider.name)
-        if cached is None:
-            fields = self.volatile + provider.volatile_fields
-            if type(provider).to_stream is Provider.to_stream:
-                fields = tuple(f for f in fields if f not in ("stream", "stream_options"))
-            cached = self._volatile_cache[provider.name] = fields
-        return cached
+        return self.keyer.volatile_for(provider)
 
     def build(self, method: str, route: Route, path: str, query: str,
               headers: tuple[tuple[str, str], ...], body: bytes) -> Prepared_Request:
-        record = RequestRecord(method, route.prefix, path, query, headers, body)
-        provider = self.registry.for_request(method, path)
-        is_json, value = parse_json_body(body)
-        volatile = self.volatile_for(provider)
-        # the body is parsed once: the key works on a top-level copy of the parsed value
-        # (drop_fields copies), so key_body must not mutate nested values
-        body_key = (provider.key_body(drop_fields(value, volatile)) if is_json
-                    else body_material(body, ()))
-        hdrs = {}
-        if self.key_headers:
-            for name in self.key_headers:
-                v = record.header(name)
-                if v is not None:
-                    hdrs[name] = v
-        material = key_material(
-            method=method,
-            route=route.prefix,
-            path=provider.key_path(path),
-            # most API calls have no query string: skip parsing and sorting nothing
-            query=provider.key_query(key_query(query, self.redactor.query) if query else []),
-            headers=hdrs,
-            body=body_key,
-        )
-        key = digest(material)
-        want = provider.request_stream(path, query, value if is_json else None)
-        return Prepared_Request(record, provider, is_json, value, material, key, want)
+        return self.keyer.build(method, route, path, query, headers, body)
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         started = time.perf_counter()
         method: str = scope["method"]
         raw_path: str = scope["path"]
-        query = scope.get("query_string", b"").decode("latin-1")
-        headers = tuple(
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
-        )
         body = await _read_body(receive)
         if body is None:
             return  # client went away before sending its body
-        route, path = self.router.match(raw_path)
-        req = self.build(method, route, path, query, headers, body)
+        route, req = self.keyer.from_scope(method, raw_path, scope.get("query_string", b""),
+                                           scope["headers"], body)
+        query = req.record.query
         rid = f"{next(_ids):x}"
         log_path = raw_path + (f"?{self.redactor.query_string(query)}" if query else "")
         mode = self.runtime.mode
@@ -289,7 +247,7 @@ class ProxyApp:
         if self.bus.active:
             self._publish_start(rid, req, route, type(decision).__name__.lower())
 
-        if isinstance(decision, Replay):
+        if decision is REPLAY:
             assert entry is not None
             tape = entry.tape
             self.store.usage.hit(self.store.seq_key(tape.key, tape.sequence))
@@ -351,12 +309,20 @@ class ProxyApp:
                      arrived: float | None = None) -> None:
         """``arrived``: perf_counter when the request came in; the recorded TTFB counts
         from there, so our own parsing and lookup do not add to it."""
-        prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
-        scale = self.runtime.timing.scale
-        if scale <= 0:
-            await send_prepared(prepared, send, 0.0)
+        last = req.reply
+        if last is not None and last[0] is entry:
+            prepared = last[1]
+        else:
+            prepared = prepare(entry, req.provider, req.want_stream, req.body_value)
+            req.reply = (entry, prepared)
+        timing = self.runtime.timing
+        if timing.kind == "instant" or not prepared.chunks:
+            # the common case, inline: two sends of pre-encoded bytes
+            await send({"type": "http.response.start", "status": prepared.status,
+                        "headers": prepared.whole_headers})
+            await send({"type": "http.response.body", "body": prepared.body, "more_body": False})
             return
-        await self._guarded(send_prepared(prepared, send, scale, arrived), receive)
+        await self._guarded(send_prepared(prepared, send, timing.scale, arrived), receive)
 
     async def _guarded(self, coro: Any, receive: Any) -> bool:
         """Run a long response while watching for the client going away.
@@ -638,11 +604,14 @@ class ProxyApp:
     def _done(self, rid: str, req: Prepared_Request, log_path: str, source: str, status: int,
               started: float, tape: Tape | None, *, error: ReplaydeckError | None = None,
               flight: Flight | None = None) -> None:
-        duration = _ms(started)
-        source_log = "error" if error is not None and source != "joined" else source
-        self.log.line(method=req.record.method, path=log_path, source=source_log, status=status,
-                      duration_ms=duration, tape=tape.id if tape else None,
-                      note=str(error) if error is not None else None)
+        duration = (time.perf_counter() - started) * 1000.0
+        if error is None:
+            self.log.line(method=req.record.method, path=log_path, source=source, status=status,
+                          duration_ms=duration, tape=tape.id if tape else None)
+        else:
+            self.log.line(method=req.record.method, path=log_path,
+                          source="error" if source != "joined" else source, status=status,
+                          duration_ms=duration, tape=tape.id if tape else None, note=str(error))
         if self.bus.active:
             self.bus.publish(self._completed_event(rid, req, source, status, duration, tape,
                                                    error, flight))
@@ -669,7 +638,12 @@ def _wants_html(scope: dict[str, Any]) -> bool:
 
 
 async def _read_body(receive: Any) -> bytes | None:
-    chunks: list[bytes] = []
+    msg = await receive()
+    if msg["type"] == "http.disconnect":
+        return None
+    if not msg.get("more_body", False):
+        return msg.get("body", b"")  # type: ignore[no-any-return]  # the usual: one message
+    chunks: list[bytes] = [msg.get("body", b"")]
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
@@ -677,7 +651,7 @@ async def _read_body(receive: Any) -> bytes | None:
         chunks.append(msg.get("body", b""))
         if not msg.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)
 
 
 async def _send_json(send: Any, status: int, body: bytes,

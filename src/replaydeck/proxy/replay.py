@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from replaydeck.models import Tape
@@ -36,6 +36,12 @@ class Prepared:
     body: bytes
     streamed: bool
     converted: bool
+    #: ``headers`` plus content-length, for a reply sent in one piece (never mutated)
+    whole_headers: Headers = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        whole = [*self.headers, (b"content-length", str(len(self.body)).encode())]
+        object.__setattr__(self, "whole_headers", whole)
 
 
 def tape_is_stream(tape: Tape) -> bool:
@@ -138,15 +144,9 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float,
 
     ``start`` (perf_counter) anchors the schedule, e.g. at the request's arrival."""
     if scale <= 0 or not prepared.chunks:
-        body = prepared.body
-        await send(
-            {
-                "type": "http.response.start",
-                "status": prepared.status,
-                "headers": [*prepared.headers, (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send({"type": "http.response.start", "status": prepared.status,
+                    "headers": prepared.whole_headers})
+        await send({"type": "http.response.body", "body": prepared.body, "more_body": False})
         return
     # the schedule runs on perf_counter: uvloop's loop.time() is cached per loop
     # iteration and ticks in whole ms, which made every chunk up to ~1 ms late
@@ -175,16 +175,8 @@ async def send_prepared(prepared: Prepared, send: Any, scale: float,
         elif wait > 0:
             await asyncio.sleep(wait)
         if not started:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": prepared.status,
-                    "headers": [
-                        *prepared.headers,
-                        (b"content-length", str(len(prepared.body)).encode()),
-                    ],
-                }
-            )
+            await send({"type": "http.response.start", "status": prepared.status,
+                        "headers": prepared.whole_headers})
             started = True
         await send({"type": "http.response.body", "body": data, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})

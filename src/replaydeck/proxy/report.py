@@ -17,7 +17,8 @@ from replaydeck.redaction import Redactor
 from replaydeck.storage.format import encode_bytes
 
 if TYPE_CHECKING:
-    from replaydeck.proxy.app import Prepared_Request, ProxyApp
+    from replaydeck.proxy.app import ProxyApp
+    from replaydeck.proxy.keys import Prepared_Request
 
 #: chunks carried by one completed event (a longer stream is cut for the dashboard only)
 MAX_EVENT_CHUNKS = 5000
