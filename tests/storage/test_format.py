@@ -80,3 +80,20 @@ def test_usage_counts_without_touching_tapes(tmp_path: Path) -> None:
     assert u is not None and (u.hits, u.last_used) == (3, 200.0)
     assert path.stat().st_mtime_ns == before
     assert list(store.keys()) == [tape.key]  # .usage.json is not a tape
+
+
+def test_an_epoch_shares_one_check_and_the_next_epoch_checks_again(tmp_path: Path) -> None:
+    store = TapeStore(tmp_path)
+    tape = make()
+    path = store.put(tape)
+    first = store.get_entry(tape.key, epoch=7)
+    assert first is not None
+    path.unlink()
+    # same epoch (requests handled together): the check already made stands
+    assert store.get_entry(tape.key, epoch=7) is first
+    # a later epoch, or no epoch at all, looks at the file again
+    assert store.get_entry(tape.key, epoch=8) is None
+    store.put(tape)
+    assert store.get_entry(tape.key, epoch=8) is not None
+    path.unlink()
+    assert store.get_entry(tape.key) is None

@@ -47,7 +47,7 @@ class FileSink(TapeStore):
         self.written = 0
         self._lock = threading.Lock()  # put() runs in worker threads
 
-    def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str, epoch: int | None = None) -> Entry | None:
         return None
 
     def sequence_length(self, key: str) -> int:

@@ -101,6 +101,8 @@ class ProxyApp:
         self.key_headers = self.keyer.key_headers
         self.flights: dict[str, Flight] = {}
         self._hosts_seen: dict[bytes, bool] = {}
+        self._epoch_no = 0
+        self._epoch_loop: asyncio.AbstractEventLoop | None = None
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
         self.client: aiohttp.ClientSession | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
@@ -290,10 +292,33 @@ class ProxyApp:
         """Start every series from its first recording again (a new run)."""
         self.sequences.clear()
 
+    def _epoch(self) -> int | None:
+        """The number of the current event-loop iteration, as far as lookups care.
+
+        A request handled in this iteration was received before it began, so it is
+        concurrent with any file change made meanwhile; a request sent after a change
+        is handled in a later iteration and checks the file again. Concurrent
+        requests for one tape so share one ``stat`` (get_entry). None outside a loop
+        (tape tools): every lookup checks the file."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if self._epoch_loop is not loop:
+            # also when a loop closed before its callback ran: never stuck on one epoch
+            self._epoch_loop = loop
+            self._epoch_no += 1
+            loop.call_soon(self._next_epoch)
+        return self._epoch_no
+
+    def _next_epoch(self) -> None:
+        self._epoch_no += 1
+        self._epoch_loop = None
+
     def lookup(self, req: Prepared_Request) -> Entry | None:
         if req.key in self.rerecord and self.runtime.mode is Mode.AUTO:
             return None  # marked in the dashboard: record it again (the put replaces the file)
-        entry = self.store.get_entry(req.key)
+        entry = self.store.get_entry(req.key, self._epoch())
         if entry is None and req.is_json:
             # tapes written by playingpack live under its body-only hash
             legacy = legacy_playingpack_hash(req.body_value)

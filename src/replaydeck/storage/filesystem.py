@@ -57,6 +57,8 @@ class Entry:
     tape: Tape
     validator: tuple[int, int, int]
     derived: dict[str, Any] = field(default_factory=dict)
+    #: the caller's epoch in which the file was last checked (see ``get_entry``)
+    checked: int = -1
 
 
 class TapeStore:
@@ -83,11 +85,21 @@ class TapeStore:
             n += 1
         return n
 
-    def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str, epoch: int | None = None) -> Entry | None:
         """The cached entry for a key, or None when no tape file exists.
+
+        Every call checks the file (one ``stat``), except that a caller may pass an
+        ``epoch``: an entry already checked in the same epoch is returned as it is.
+        The proxy's epoch is one event-loop iteration, so requests handled together
+        share one ``stat``, and any request sent after a file changed sees the change.
 
         Raises TapeCorrupt / TapeVersionError for a file that cannot be used.
         """
+        if epoch is not None:
+            entry = self._cache.get(key)
+            if entry is not None and entry.checked == epoch:
+                self._cache.move_to_end(key)
+                return entry
         path = f"{self._prefix}{key}.json"
         try:
             st = os.stat(path)
@@ -98,6 +110,8 @@ class TapeStore:
         entry = self._cache.get(key)
         if entry is not None and entry.validator == validator:
             self._cache.move_to_end(key)
+            if epoch is not None:
+                entry.checked = epoch
             return entry
         try:
             with open(path, "rb") as fh:
@@ -106,7 +120,7 @@ class TapeStore:
             self._cache.pop(key, None)
             return None
         tape = load_tape(raw, path=path)
-        entry = Entry(tape, validator)
+        entry = Entry(tape, validator, checked=-1 if epoch is None else epoch)
         if self.cache_size:
             self._cache[key] = entry
             if len(self._cache) > self.cache_size:
