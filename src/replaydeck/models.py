@@ -16,6 +16,9 @@ class RequestRecord:
     query: str  # raw query string, without '?'
     headers: tuple[tuple[str, str], ...]  # lower-cased names, in order
     body: bytes
+    #: ``path`` as the client wrote it (percent escapes kept, e.g. ``a%2Fb``), forwarded
+    #: upstream as is; "" when not known (then ``path`` is encoded again)
+    wire_path: str = ""
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:

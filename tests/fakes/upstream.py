@@ -76,6 +76,7 @@ class FakeUpstream:
         body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         call = {"method": scope["method"], "path": scope["path"],
+                "raw_path": (scope.get("raw_path") or b"").decode("latin-1"),
                 "query": scope["query_string"].decode(), "headers": headers, "body": body,
                 "raw_headers": [(k.decode().lower(), v.decode()) for k, v in scope["headers"]]}
         with self.lock:

@@ -72,6 +72,23 @@ def test_upstream_sees_only_what_the_client_sent(
     assert [v for k, v in call["raw_headers"] if k == "x-twice"] == ["1", "2"]
 
 
+def test_escaped_path_reaches_the_upstream_as_written(
+    tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream
+) -> None:
+    """``a%2Fb`` is one path segment (a file or model id): decoding it would change the
+    resource the upstream serves. The route prefix is taken off the raw path too."""
+    with proxy(tmp_path, upstream=upstream.url, record="off",
+               routes={"/other": upstream.url + "/base"}) as px:
+        for path, expected in (("/v1/files/a%2Fb%20c", "/v1/files/a%2Fb%20c"),
+                               ("/other/v1/x%2Fy", "/base/v1/x%2Fy")):
+            with socket.create_connection(("127.0.0.1", int(px.url.rsplit(":", 1)[1]))) as sock:
+                sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Connection: close\r\n\r\n")
+                while sock.recv(65536):
+                    pass
+            assert fake.calls[-1]["raw_path"] == expected
+
+
 def test_upstream_cookies_are_not_kept_between_calls(
     tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream
 ) -> None:

@@ -224,7 +224,7 @@ class ProxyApp:
         if body is None:
             return  # client went away before sending its body
         route, req = self.keyer.from_scope(method, raw_path, scope.get("query_string", b""),
-                                           scope["headers"], body)
+                                           scope["headers"], body, scope.get("raw_path"))
         query = req.record.query
         rid = f"{next(_ids):x}"
         log_path = raw_path + (f"?{self.redactor.query_string(query)}" if query else "")
@@ -526,7 +526,7 @@ class ProxyApp:
     async def _run_flight(self, rid: str, flight: Flight, req: Prepared_Request, route: Route,
                           record: bool, sequence: int = 0) -> None:
         rec = req.record
-        url = target_url(route, rec.path, rec.query)
+        url = target_url(route, rec.path, rec.query, rec.wire_path)
         client = self.http()
         # delays are taken with perf_counter: uvloop's loop.time() ticks in whole
         # milliseconds, which rounded every recorded gap and TTFB to 1 ms

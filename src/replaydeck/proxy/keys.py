@@ -81,6 +81,18 @@ class Keyed:
     want_stream: bool | None
 
 
+def _wire_path(raw: bytes | None, prefix: str) -> str:
+    """The raw path after the route prefix, or "" when it cannot be told apart."""
+    if not raw:
+        return ""
+    text = raw.decode("latin-1")
+    if prefix:
+        if not (text == prefix or text.startswith(prefix + "/")):
+            return ""  # the prefix itself was escaped: fall back to encoding ``path``
+        text = text[len(prefix):] or "/"
+    return text
+
+
 class Memo(Generic[V]):
     """Raw request inputs (a tuple whose item 3 is the body) -> a result; first in, first
     out; bounded in entries and in the body bytes it holds."""
@@ -180,14 +192,15 @@ class Keyer:
                                 k.want_stream)
 
     def from_scope(self, method: str, raw_path: str, raw_query: bytes, raw_headers: RawHeaders,
-                   body: bytes) -> tuple[Route, Prepared_Request]:
+                   body: bytes, wire_path: bytes | None = None) -> tuple[Route, Prepared_Request]:
         """A request as the server received it: keyed through the memo.
 
         Two levels: the same request with the same headers (a client repeating
         itself) gets the same finished, read-only ``Prepared_Request``; other headers
-        reuse the key and rebuild only the record."""
+        reuse the key and rebuild only the record. ``wire_path``: the path as sent
+        (ASGI ``raw_path``), kept for forwarding; it does not change the key."""
         raw = tuple(raw_headers)
-        whole = (method, raw_path, raw_query, body, raw)
+        whole = (method, raw_path, raw_query, body, raw, wire_path)
         seen = self._requests.get(whole)
         if seen is not None:
             return seen
@@ -205,7 +218,8 @@ class Keyer:
             k = self.keyed(method, route, path, query, hdrs, body)
             self.memo.put(memo_key, k)
         headers = tuple((n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw)
-        record = RequestRecord(method, k.route.prefix, k.path, query, headers, body)
+        record = RequestRecord(method, k.route.prefix, k.path, query, headers, body,
+                               _wire_path(wire_path, k.route.prefix))
         result = k.route, Prepared_Request(record, k.provider, k.is_json, k.body_value,
                                            k.material, k.key, k.want_stream)
         self._requests.put(whole, result)

@@ -91,14 +91,16 @@ def import_client() -> None:
     import aiohttp  # noqa: F401  (the import is the point)
 
 
-def target_url(route: Route, path: str, query: str) -> yarl.URL:
+def target_url(route: Route, path: str, query: str, wire_path: str = "") -> yarl.URL:
     """The upstream URL for a client's path and raw query, never re-quoted on the way out.
 
     The query is the client's own bytes (only characters that cannot appear in a
-    request line are escaped); the path, decoded by the server, is encoded again."""
+    request line are escaped); so is the path when the server gave it as sent
+    (``wire_path``: ``a%2Fb`` stays one segment), else the decoded path is encoded again."""
     import yarl  # a plain import of a loaded module: a dict lookup per request
 
-    return yarl.URL(route.url(quote(path, safe=_PATH_SAFE),
+    sent = quote(wire_path, safe=_QUERY_SAFE, encoding="latin-1") if wire_path else None
+    return yarl.URL(route.url(sent or quote(path, safe=_PATH_SAFE),
                          quote(query, safe=_QUERY_SAFE, encoding="latin-1")), encoded=True)
 
 
