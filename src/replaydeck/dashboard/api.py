@@ -132,7 +132,7 @@ class Api:
                        headers, shapes.body_bytes(entry.get("request_body")))
         key = entry.get("key") or req.key
         exact = px.store.get(key) if px.store.exists(key) else None
-        near = nearest(req.material, [c for c in px._candidates(req) if c[1] != key])
+        near = nearest(req.material, [c for c in px.candidates() if c[1] != key])
         return {
             "key": key, "exact": exact.id if exact else None,
             "explanation": explain_miss(key, req.record.method, req.record.path, near),

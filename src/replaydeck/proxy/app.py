@@ -27,17 +27,11 @@ from replaydeck.events import EventBus
 from replaydeck.logs import RequestLog
 from replaydeck.matching import (
     NearMiss,
-    body_material,
-    drop_fields,
-    explain_miss,
-    key_material,
-    key_query,
     legacy_playingpack_hash,
-    nearest,
 )
 from replaydeck.models import Tape
 from replaydeck.providers import Provider, Registry, default_registry
-from replaydeck.proxy import report
+from replaydeck.proxy import misses, report
 from replaydeck.proxy.control import host_allowed
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.keys import Keyer, Prepared_Request
@@ -52,7 +46,6 @@ from replaydeck.proxy.upstream import (
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
-from replaydeck.storage.format import stored_body_bytes
 from replaydeck.wire.http import (
     forward_request_headers,
     is_event_stream,
@@ -393,41 +386,14 @@ class ProxyApp:
         return 404
 
     def explain(self, req: Prepared_Request) -> tuple[str, list[NearMiss]]:
-        """Why no tape answers ``req``: the message and the nearest tapes (blocking I/O).
+        """Why no tape answers ``req`` (blocking I/O): see proxy/misses.py."""
+        return misses.explain(self.keyer, self.store, req)
 
-        The one source of the miss explanation: the replay-only error and
-        ``replaydeck tapes why`` both call it, so they always say the same thing."""
-        near = nearest(req.material, self._candidates(req))
-        return explain_miss(req.key, req.record.method, req.record.path, near), near
-
-    def _candidates(self, req: Prepared_Request) -> list[tuple[str, str, dict[str, Any]]]:
-        out: list[tuple[str, str, dict[str, Any]]] = []
-        for key in self.store.recent_keys(2000):
-            try:
-                tape = self.store.get(key)
-            except TapeError:
-                continue
-            if tape is None:
-                continue
-            out.append((tape.id, key, self.tape_material(tape)))
-        return out
+    def candidates(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return misses.candidates(self.keyer, self.store)
 
     def tape_material(self, tape: Tape) -> dict[str, Any]:
-        provider = self.registry.get(tape.provider)
-        body = tape.request_body
-        raw = stored_body_bytes(body)
-        if raw is not None:
-            body_key: Any = body_material(raw, ())
-        else:
-            body_key = provider.key_body(drop_fields(body, self.volatile_for(provider)))
-        return key_material(
-            method=tape.method,
-            route=tape.route,
-            path=provider.key_path(tape.path),
-            query=provider.key_query(key_query(tape.query, self.redactor.query)),
-            headers={k: v for k, v in tape.request_headers.items() if k in self.key_headers},
-            body=body_key,
-        )
+        return self.keyer.tape_material(tape)
 
     # ------------------------------------------------------------ forward
 

@@ -26,9 +26,10 @@ from replaydeck.matching import (
     key_query,
     parse_json_body,
 )
-from replaydeck.models import RequestRecord
+from replaydeck.models import RequestRecord, Tape
 from replaydeck.providers import Provider, Registry
 from replaydeck.proxy.upstream import Route, Router
+from replaydeck.storage.format import stored_body_bytes
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -177,6 +178,25 @@ class Keyer:
         )
         want = provider.request_stream(path, query, value if is_json else None)
         return Keyed(route, path, provider, is_json, value, material, digest(material), want)
+
+    def tape_material(self, tape: Tape) -> dict[str, Any]:
+        """The key material of a stored tape, computed as for the request that made it
+        (for miss explanations and tape diffs; tapes may predate today's settings)."""
+        provider = self.registry.get(tape.provider)
+        body = tape.request_body
+        raw = stored_body_bytes(body)
+        if raw is not None:
+            body_key: Any = body_material(raw, ())
+        else:
+            body_key = provider.key_body(drop_fields(body, self.volatile_for(provider)))
+        return key_material(
+            method=tape.method,
+            route=tape.route,
+            path=provider.key_path(tape.path),
+            query=provider.key_query(key_query(tape.query, self.secret_query)),
+            headers={k: v for k, v in tape.request_headers.items() if k in self.key_headers},
+            body=body_key,
+        )
 
     def build(self, method: str, route: Route, path: str, query: str,
               headers: tuple[tuple[str, str], ...], body: bytes) -> Prepared_Request:
