@@ -91,7 +91,6 @@ class ProxyApp:
         )
         self.keyer = Keyer(self.registry, self.router, tuple(settings.volatile_fields),
                            tuple(settings.key_headers), self.redactor.query)
-        self.key_headers = self.keyer.key_headers
         self.flights: dict[str, Flight] = {}
         self._hosts_seen: dict[bytes, bool] = {}
         self._epoch_no = 0
@@ -201,9 +200,6 @@ class ProxyApp:
                     self.log.warn(f"could not save tape usage: {exc}")
 
     # ------------------------------------------------------------ request
-
-    def volatile_for(self, provider: Provider) -> tuple[str, ...]:
-        return self.keyer.volatile_for(provider)
 
     def build(self, method: str, route: Route, path: str, query: str,
               headers: tuple[tuple[str, str], ...], body: bytes) -> Prepared_Request:
