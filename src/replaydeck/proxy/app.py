@@ -510,10 +510,13 @@ class ProxyApp:
                     )
                     flight.set_head(response.status, headers)
                     ct = response.headers.get("content-type", "")
-                    parser = req.provider.parser(response.status, ct)
-                    last = t0
                     live = self.bus.wants("request.delta")  # a browser is watching
-                    was_complete = parser.complete()
+                    # the parser serves the recording and the live view; a plain relay
+                    # skips it (a summary for the dashboard is made from the chunks later)
+                    if record or live:
+                        parser = req.provider.parser(response.status, ct)
+                    last = t0
+                    was_complete = parser is None or parser.complete()
                     # iter_chunks: each piece as soon as it is read (decoded), never held
                     # back to fill a size, and cut at the upstream's HTTP chunk ends, so
                     # events sent back to back stay separate chunks on the tape
@@ -523,6 +526,8 @@ class ProxyApp:
                         now = clock()
                         flight.append(data, (now - last) * 1000.0)
                         last = now
+                        if parser is None:
+                            continue
                         events = parser.feed(data)
                         if not was_complete and parser.complete():
                             # the stream's own end marker (e.g. [DONE]) arrived: a client
@@ -531,7 +536,8 @@ class ProxyApp:
                         if live and events:
                             self.bus.publish({"type": "request.delta", "id": rid,
                                               "events": [asdict(e) for e in events]})
-                    parser.end()
+                    if parser is not None:
+                        parser.end()
         except ReplaydeckError as exc:
             flight.finish(exc)
             self._forget(flight)
