@@ -98,3 +98,22 @@ def test_legacy_and_parallel_calls_record_and_convert(tmp_path: Path, fixture: s
     summary = orjson.loads(path.read_bytes())["meta"]["summary"]
     assert [(t["id"], t["name"], t["arguments"]) for t in summary["tool_calls"]] == expected
     assert summary["stop_reason"] == finish
+
+
+def test_streamed_logprobs_accumulate_in_order_without_touching_the_chunks() -> None:
+    from replaydeck.providers.openai_chat import ChatAccumulator
+
+    def chunk(i: int) -> dict[str, Any]:
+        lp = {"content": [{"token": f"t{i}", "logprob": -0.1 * i, "top_logprobs": []}]}
+        return {"id": "c", "object": "chat.completion.chunk", "model": "m",
+                "choices": [{"index": 0, "delta": {"content": f"t{i}"}, "logprobs": lp,
+                             "finish_reason": None}]}
+
+    acc = ChatAccumulator()
+    chunks = [chunk(i) for i in range(5)]
+    for c in chunks:
+        acc.add(c)
+    tokens = [t["token"] for t in acc.choices[0]["logprobs"]["content"]]
+    assert tokens == ["t0", "t1", "t2", "t3", "t4"]
+    # the first chunk's own list is not the accumulator's (it was copied, then extended)
+    assert len(chunks[0]["choices"][0]["logprobs"]["content"]) == 1

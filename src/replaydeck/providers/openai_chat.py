@@ -116,7 +116,13 @@ class ChatAccumulator:
                 else:
                     for k in ("content", "refusal"):
                         if lp.get(k):
-                            acc["logprobs"][k] = (acc["logprobs"].get(k) or []) + lp[k]
+                            # extend in place (the lists are our deep copy): a long stream
+                            # with logprobs must not copy the whole list at every chunk
+                            have = acc["logprobs"].get(k)
+                            if have is None:
+                                acc["logprobs"][k] = list(lp[k])
+                            else:
+                                have.extend(lp[k])
         return events
 
     def completion(self) -> dict[str, Any]:
