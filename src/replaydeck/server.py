@@ -20,7 +20,6 @@ import uvicorn
 from replaydeck.errors import ConfigError
 from replaydeck.proxy.app import ProxyApp
 from replaydeck.proxy.control import ControlApp
-from replaydeck.proxy.upstream import import_client
 from replaydeck.settings import Settings
 
 
@@ -110,7 +109,6 @@ class Server:
 @contextmanager
 def serve_in_thread(settings: Settings) -> Iterator[Server]:
     """Run a server in a background thread (tests, the pytest plugin, `run`)."""
-    import_client()  # here, not lazily in the server's thread (see proxy/upstream.py)
     server = Server(settings)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -193,11 +193,12 @@ def test_stream_without_done_is_not_recorded(tmp_path: Path, upstream: ThreadSer
     assert tape_files(tmp_path) == []
 
 
+@pytest.mark.parametrize("mode", ["auto", "off"])  # off: the plain relay (proxy/relay.py)
 def test_client_disconnect_cancels_upstream_and_saves_nothing(
-    tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream
+    tmp_path: Path, upstream: ThreadServer, fake: FakeUpstream, mode: str
 ) -> None:
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d e f g h i j"}]}
-    with proxy(tmp_path, upstream=upstream.url) as px:
+    with proxy(tmp_path, upstream=upstream.url, record=mode) as px:
         with httpx.stream("POST", px.url + "/v1/chat/completions", json=body,
                           headers={"x-fake-gap-ms": "200"}) as r:
             next(r.iter_raw())

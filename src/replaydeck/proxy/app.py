@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -35,14 +35,15 @@ from replaydeck.proxy import misses, report
 from replaydeck.proxy.control import host_allowed
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.keys import Keyer, Prepared_Request
+from replaydeck.proxy.relay import relay
 from replaydeck.proxy.replay import prepare, send_prepared
 from replaydeck.proxy.upstream import (
     Route,
     Router,
     make_client,
-    map_upstream_errors,
-    target_url,
+    request_target,
 )
+from replaydeck.proxy.upstream_client import UpstreamClient
 from replaydeck.redaction import Redactor
 from replaydeck.settings import Mode, Settings, Timing
 from replaydeck.storage.filesystem import Entry, TapeStore
@@ -53,12 +54,11 @@ from replaydeck.wire.http import (
     relay_response_headers,
 )
 
-if TYPE_CHECKING:
-    import aiohttp
-
 CONTROL_PREFIX = "/__replaydeck"
 
 _ids = itertools.count(1)
+#: a plain relay starts watching for its client hanging up after this long (seconds)
+_WATCH_AFTER = 0.02
 
 
 class Runtime:
@@ -96,7 +96,7 @@ class ProxyApp:
         self._epoch_no = 0
         self._epoch_loop: asyncio.AbstractEventLoop | None = None
         self.sequences: dict[str, list[Any]] = {}  # key -> [recorded, recording, next index]
-        self.client: aiohttp.ClientSession | None = None
+        self.client: UpstreamClient | None = None
         self.control: Any = None  # the control-plane ASGI app, set by the server
         #: objects with async start()/stop(), run with the server's lifespan (history writer)
         self.services: list[Any] = []
@@ -106,7 +106,7 @@ class ProxyApp:
 
     # ------------------------------------------------------------ lifecycle
 
-    def http(self) -> aiohttp.ClientSession:
+    def http(self) -> UpstreamClient:
         if self.client is None:
             self.client = make_client(self.settings.connect_timeout, self.settings.read_timeout)
         return self.client
@@ -338,35 +338,49 @@ class ProxyApp:
             return
         await self._guarded(send_prepared(prepared, send, timing.scale, arrived), receive)
 
-    async def _guarded(self, coro: Any, receive: Any) -> bool:
+    async def _guarded(self, coro: Any, receive: Any, after: float = 0.0) -> bool:
         """Run a long response while watching for the client going away.
 
+        ``after``: start watching only once the response has run that long (seconds).
+        A relayed answer that is back within it never pays for a watcher task, and a
+        client that hangs up is still noticed within that time.
         Returns False when the client disconnected (the work was cancelled)."""
         task = asyncio.current_task()
         assert task is not None
-        state = {"done": False, "gone": False}
+        state = [False, False]  # done, gone
+        watcher: asyncio.Task[None] | None = None
 
         async def watch() -> None:
             while True:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
-                    if not state["done"]:
-                        state["gone"] = True
+                    if not state[0]:
+                        state[1] = True
                         task.cancel()
                     return
 
-        watcher = _aio.create_task(watch(), name="replaydeck-disconnect-watch")
+        def start() -> None:
+            nonlocal watcher
+            if not state[0]:
+                watcher = _aio.create_task(watch(), name="replaydeck-disconnect-watch")
+
+        timer = asyncio.get_running_loop().call_later(after, start) if after else None
+        if timer is None:
+            start()
         try:
             await coro
             return True
         except asyncio.CancelledError:
-            if state["gone"]:
+            if state[1]:
                 task.uncancel()
                 return False
             raise
         finally:
-            state["done"] = True
-            watcher.cancel()
+            state[0] = True
+            if timer is not None:
+                timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
 
     # ------------------------------------------------------------ miss
 
@@ -397,6 +411,14 @@ class ProxyApp:
                              send: Any, record: bool, log_path: str, started: float,
                              sequence: int | None = None) -> None:
         flight = Flight(req.key)
+        if not record and not self.bus.wants("request.delta"):
+            # nobody records or watches it live: read it in this task (proxy/relay.py)
+            self.upstream_calls += 1
+            status = await relay(self.http(), route, req, flight, send,
+                                 lambda coro: self._guarded(coro, receive, _WATCH_AFTER))
+            self._done(rid, req, log_path, "passthrough", status, started, None,
+                       error=flight.error, flight=flight)
+            return
         if record and sequence is None:
             self.flights[req.key] = flight
         flight.task = _aio.create_task(
@@ -488,56 +510,52 @@ class ProxyApp:
     async def _run_flight(self, rid: str, flight: Flight, req: Prepared_Request, route: Route,
                           record: bool, sequence: int = 0) -> None:
         rec = req.record
-        url = target_url(route, rec.path, rec.query, rec.wire_path)
+        target = request_target(route, rec.path, rec.query, rec.wire_path)
         client = self.http()
         # delays are taken with perf_counter: uvloop's loop.time() ticks in whole
         # milliseconds, which rounded every recorded gap and TTFB to 1 ms
         clock = time.perf_counter
         parser = None
         try:
-            with map_upstream_errors(route.display):
-                self.upstream_calls += 1
-                t0 = clock()
-                # an empty body goes as none: aiohttp then sends Content-Length: 0 only
-                # for methods that carry a body (as httpx did), not on a GET
-                async with client.request(
-                    rec.method, url, headers=forward_request_headers(rec.headers),
-                    data=rec.body or None, allow_redirects=False,
-                ) as response:
-                    headers = relay_response_headers(
-                        (k.decode("latin-1").lower(), v.decode("latin-1"))
-                        for k, v in response.raw_headers
-                    )
-                    flight.set_head(response.status, headers)
-                    ct = response.headers.get("content-type", "")
-                    live = self.bus.wants("request.delta")  # a browser is watching
-                    # the parser serves the recording and the live view; a plain relay
-                    # skips it (a summary for the dashboard is made from the chunks later)
-                    if record or live:
-                        parser = req.provider.parser(response.status, ct)
-                    last = t0
-                    was_complete = parser is None or parser.complete()
-                    # iter_chunks: each piece as soon as it is read (decoded), never held
-                    # back to fill a size, and cut at the upstream's HTTP chunk ends, so
-                    # events sent back to back stay separate chunks on the tape
-                    async for data, _ in response.content.iter_chunks():
-                        if not data:
-                            continue
-                        now = clock()
-                        flight.append(data, (now - last) * 1000.0)
-                        last = now
-                        if parser is None:
-                            continue
-                        events = parser.feed(data)
-                        if not was_complete and parser.complete():
-                            # the stream's own end marker (e.g. [DONE]) arrived: a client
-                            # that hangs up now (SDKs do) must not cost us the recording
-                            was_complete = flight.whole = True
-                        if live and events:
-                            self.bus.publish({"type": "request.delta", "id": rid,
-                                              "events": [asdict(e) for e in events]})
-                    if parser is not None:
-                        parser.end()
+            self.upstream_calls += 1
+            t0 = clock()
+            response = await client.request(route.base, rec.method, target,
+                                            forward_request_headers(rec.headers), rec.body,
+                                            route.display)
+            try:
+                headers = relay_response_headers(
+                    (k.decode("latin-1").lower(), v.decode("latin-1"))
+                    for k, v in response.headers
+                )
+                flight.set_head(response.status, headers)
+                live = self.bus.wants("request.delta")  # a browser is watching
+                # the parser serves the recording and the live view; a plain relay
+                # skips it (a summary for the dashboard is made from the chunks later)
+                if record or live:
+                    parser = req.provider.parser(response.status, response.header(b"content-type"))
+                last = t0
+                was_complete = parser is None or parser.complete()
+                # each piece as soon as it is read (decoded), cut at the upstream's
+                # HTTP chunk ends, so events sent back to back stay separate on the tape
+                read = response.read
+                while data := await read():
+                    now = clock()
+                    flight.append(data, (now - last) * 1000.0)
+                    last = now
+                    if parser is None:
+                        continue
+                    events = parser.feed(data)
+                    if not was_complete and parser.complete():
+                        # the stream's own end marker (e.g. [DONE]) arrived: a client
+                        # that hangs up now (SDKs do) must not cost us the recording
+                        was_complete = flight.whole = True
+                    if live and events:
+                        self.bus.publish({"type": "request.delta", "id": rid,
+                                          "events": [asdict(e) for e in events]})
+                if parser is not None:
+                    parser.end()
+            finally:
+                response.close()
         except ReplaydeckError as exc:
             flight.finish(exc)
             self._forget(flight)
