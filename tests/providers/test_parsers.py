@@ -245,3 +245,20 @@ def test_ollama_request_stream_defaults() -> None:
     cut.feed(pull[:-21])
     whole.feed(pull)
     assert not cut.complete() and whole.complete()
+
+
+def test_summary_to_json_matches_a_deep_conversion_of_every_field() -> None:
+    """to_json is written by hand (asdict deep-copies, and was a third of saving a
+    recording): it must keep every field, so a field added later is not dropped."""
+    from dataclasses import asdict, fields
+
+    from replaydeck.providers.base import Summary, ToolCall
+
+    full = Summary(model="m", text="t", tool_calls=(ToolCall("c1", "f", {"a": [1]}),),
+                   stop_reason="stop", usage={"in": 1}, error={"type": "x"}, extra={"k": {"v": 1}})
+    assert all(getattr(full, f.name) not in (None, "", (), {}) for f in fields(Summary))
+    expected = asdict(full)
+    expected["tool_calls"] = [asdict(t) for t in full.tool_calls]
+    assert full.to_json() == expected
+    bare = Summary().to_json()
+    assert "extra" not in bare and bare["tool_calls"] == [] and bare["usage"] is None

@@ -56,7 +56,10 @@ def test_store_atomic_write_cache_and_delete(tmp_path: Path) -> None:
     store = TapeStore(tmp_path / "t")
     tape = make()
     store.put(tape)
-    assert [p.name for p in (tmp_path / "t").iterdir()] == [f"{tape.key}.json"]  # no temp files left
+    # no temp files left; they are made in .tmp/, so creating one never holds the
+    # tapes directory's lock while a lookup walks it
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [".tmp", f"{tape.key}.json"]
+    assert list((tmp_path / "t" / ".tmp").iterdir()) == []
     first = store.get_entry(tape.key)
     assert first is not None and store.get_entry(tape.key) is first  # cached
     store.put(make(id="changed", chunks=(Chunk(b"new", 0),)))

@@ -20,7 +20,7 @@ provider module only says what an event means.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,10 +51,19 @@ class Summary:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["tool_calls"] = [asdict(t) for t in self.tool_calls]
-        if not out["extra"]:
-            del out["extra"]
+        # by hand: dataclasses.asdict deep-copies every nested value, which was a
+        # third of the work of saving a recording; every caller serializes or
+        # redacts (copies) the result, so a copy of each dict's first level is enough
+        out: dict[str, Any] = {
+            "model": self.model, "text": self.text,
+            "tool_calls": [{"id": t.id, "name": t.name, "arguments": t.arguments}
+                           for t in self.tool_calls],
+            "stop_reason": self.stop_reason,
+            "usage": None if self.usage is None else dict(self.usage),
+            "error": None if self.error is None else dict(self.error),
+        }
+        if self.extra:
+            out["extra"] = dict(self.extra)
         return out
 
 

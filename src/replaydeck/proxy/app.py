@@ -571,6 +571,9 @@ class ProxyApp:
         flight.finish()
         try:
             if record and self._recordable(flight, parser):
+                # let the followers send the answer's end first: building and
+                # writing the tape is work the client should never wait for
+                await asyncio.sleep(0)
                 tape = self._make_tape(flight, req, parser, sequence)
                 await asyncio.to_thread(self.store.put, tape)
                 self.rerecord.discard(req.key)
