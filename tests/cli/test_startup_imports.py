@@ -17,7 +17,7 @@ from tests.support import FAKE_KEYS, running
 
 #: never needed by the proxy alone: the dashboard and its history, WebSockets, the
 #: banner's former rich, the settings' former validation library, the other commands,
-#: the upstream client aiohttp (imported on the first forwarded request), httpx (tests only)
+#: the former upstream clients aiohttp and yarl, and httpx (the tests' client)
 PROXY_ONLY_NEVER = ("starlette", "sqlite3", "websockets", "replaydeck.dashboard", "replaydeck.history",
                     "rich", "pydantic", "replaydeck.cli.tapes", "replaydeck.cli.oneshot",
                     "replaydeck.tapetools", "aiohttp", "yarl", "httpx")

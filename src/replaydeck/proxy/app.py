@@ -59,6 +59,8 @@ CONTROL_PREFIX = "/__replaydeck"
 _ids = itertools.count(1)
 #: a plain relay starts watching for its client hanging up after this long (seconds)
 _WATCH_AFTER = 0.02
+#: a finished recording is built and written this long after its answer ended (seconds)
+_RECORD_AFTER = 0.005
 
 
 class Runtime:
@@ -571,9 +573,12 @@ class ProxyApp:
         flight.finish()
         try:
             if record and self._recordable(flight, parser):
-                # let the followers send the answer's end first: building and
-                # writing the tape is work the client should never wait for
-                await asyncio.sleep(0)
+                # the followers send the answer's end first, and the tape is built a
+                # moment later: an agent sends its next call as soon as it has this
+                # answer, and that call should leave for the upstream before this
+                # bookkeeping runs on the same core (the flight stays registered
+                # meanwhile, so an identical request still joins it)
+                await asyncio.sleep(_RECORD_AFTER)
                 tape = self._make_tape(flight, req, parser, sequence)
                 await asyncio.to_thread(self.store.put, tape)
                 self.rerecord.discard(req.key)
