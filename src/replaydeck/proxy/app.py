@@ -32,6 +32,7 @@ from replaydeck.matching import (
 from replaydeck.models import Tape
 from replaydeck.providers import Provider, Registry, default_registry
 from replaydeck.proxy import misses, report
+from replaydeck.proxy.asgi import end_broken_stream, send_error, send_json
 from replaydeck.proxy.control import host_allowed
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.keys import Keyer, Prepared_Request
@@ -144,7 +145,7 @@ class ProxyApp:
                 # DNS rebinding: a web page that rebinds its name to 127.0.0.1 must not read
                 # replayed tapes or miss explanations through the proxied paths either
                 provider = self.registry.for_request(scope["method"], path)
-                await _send_json(send, 403, provider.error_body(
+                await send_json(send, 403, provider.error_body(
                     403, "forbidden Host header: replaydeck answers only requests addressed to it",
                     "forbidden_host"), [(b"x-should-retry", b"false")])
                 return
@@ -393,7 +394,7 @@ class ProxyApp:
         if isinstance(extra, dict):
             extra["replaydeck"] = {"key": req.key, "nearest": [n.to_json() for n in near]}
             body = orjson.dumps(extra)
-        await _send_json(send, 404, body, [(b"x-should-retry", b"false"),
+        await send_json(send, 404, body, [(b"x-should-retry", b"false"),
                                            (b"x-replaydeck-source", b"miss")])
         return 404
 
@@ -491,15 +492,8 @@ class ProxyApp:
                 if ended:
                     return
                 if flight.error is not None:
-                    ct = dict(flight.headers).get("content-type", "")
-                    # SSE or NDJSON (Ollama): the provider's own in-stream error, when the
-                    # bytes sent so far end between two events (see Provider.stream_error_tail)
-                    last = flight.chunks[-1] if flight.chunks else b""
-                    tail = req.provider.stream_error_tail(ct, last, str(flight.error),
-                                                          "upstream_error")
-                    if tail is None:
-                        return  # leave the body unterminated: the client sees a broken read
-                    await send({"type": "http.response.body", "body": tail, "more_body": True})
+                    await end_broken_stream(send, req.provider, flight, flight.error)
+                    return
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
             ok = await self._guarded(relay(), receive)
@@ -614,8 +608,7 @@ class ProxyApp:
     # ------------------------------------------------------------ helpers
 
     async def _error(self, send: Any, provider: Provider, status: int, message: str, etype: str) -> None:
-        await _send_json(send, status, provider.error_body(status, message, etype),
-                         [(b"x-replaydeck-source", b"error")])
+        await send_error(send, provider, status, message, etype)
 
     def _publish_start(self, rid: str, req: Prepared_Request, route: Route, decision: str) -> None:
         self.bus.publish(report.started_event(self.redactor, rid, req, route, decision))
@@ -671,12 +664,3 @@ async def _read_body(receive: Any) -> bytes | None:
         if not msg.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-async def _send_json(send: Any, status: int, body: bytes,
-                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if extra:
-        headers.extend(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

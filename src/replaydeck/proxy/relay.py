@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from replaydeck.errors import UpstreamError
+from replaydeck.proxy.asgi import end_broken_stream, send_error
 from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.keys import Prepared_Request
 from replaydeck.proxy.upstream import Route, request_target
@@ -52,12 +53,7 @@ async def _relay(client: UpstreamClient, route: Route, req: Prepared_Request, fl
             f"internal error while relaying: {exc!r}", route.display)
         flight.finish(err)
         sent[0] = err.status
-        body = req.provider.error_body(err.status, str(err), err.error_type)
-        await send({"type": "http.response.start", "status": err.status, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-replaydeck-source", b"error")]})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send_error(send, req.provider, err.status, str(err), err.error_type)
         return
     try:
         headers = relay_response_headers(
@@ -104,13 +100,7 @@ async def _stream(response: Response, flight: Flight, req: Prepared_Request, sen
                 return
     except UpstreamError as exc:
         flight.finish(exc)
-        ct = dict(flight.headers).get("content-type", "")
-        # SSE or NDJSON: the provider's own in-stream error when the bytes sent so far
-        # end between two events (Provider.stream_error_tail); else a broken read
-        tail = req.provider.stream_error_tail(ct, chunks[-1] if chunks else b"", str(exc),
-                                              "upstream_error")
-        if tail is None:
-            return
-        await send({"type": "http.response.body", "body": tail, "more_body": True})
+        await end_broken_stream(send, req.provider, flight, exc)
+        return
     flight.finished = True
     await send({"type": "http.response.body", "body": b"", "more_body": False})
