@@ -10,8 +10,8 @@
      └── UpstreamError          the upstream could not be reached or broke (502)
           └── UpstreamTimeout   the upstream did not answer in time (504)
 
-Errors are translated at each edge: upstream client errors become UpstreamError in
-``proxy.upstream.map_upstream_errors``; the CLI turns any ReplaydeckError into a
+Errors are translated at each edge: the upstream client raises UpstreamError itself
+(``proxy.upstream_client``); the CLI turns any ReplaydeckError into a
 click error; API clients get a JSON body shaped like their provider's errors
 with a stable ``type`` field.
 """

@@ -52,7 +52,6 @@ from replaydeck.wire.http import (
     forward_request_headers,
     is_event_stream,
     is_ndjson,
-    relay_response_headers,
 )
 
 CONTROL_PREFIX = "/__replaydeck"
@@ -519,14 +518,11 @@ class ProxyApp:
                                             forward_request_headers(rec.headers), rec.body,
                                             route.display)
             try:
-                headers = relay_response_headers(
-                    (k.decode("latin-1").lower(), v.decode("latin-1"))
-                    for k, v in response.headers
-                )
-                flight.set_head(response.status, headers)
+                flight.set_head(response.status, response.relayed_headers())
                 live = self.bus.wants("request.delta")  # a browser is watching
-                # the parser serves the recording and the live view; a plain relay
-                # skips it (a summary for the dashboard is made from the chunks later)
+                # the parser serves the recording and the live view (a viewer who left
+                # since the request came in: the dashboard's summary is made from the
+                # chunks later)
                 if record or live:
                     parser = req.provider.parser(response.status, response.header(b"content-type"))
                 last = t0

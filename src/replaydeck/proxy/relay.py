@@ -23,7 +23,7 @@ from replaydeck.proxy.flight import Flight
 from replaydeck.proxy.keys import Prepared_Request
 from replaydeck.proxy.upstream import Route, request_target
 from replaydeck.proxy.upstream_client import Response, UpstreamClient
-from replaydeck.wire.http import forward_request_headers, relay_response_headers
+from replaydeck.wire.http import forward_request_headers
 
 #: runs a coroutine while watching for the client going away; False if it went
 Guard = Callable[[Awaitable[None]], Awaitable[bool]]
@@ -56,8 +56,7 @@ async def _relay(client: UpstreamClient, route: Route, req: Prepared_Request, fl
         await send_error(send, req.provider, err.status, str(err), err.error_type)
         return
     try:
-        headers = relay_response_headers(
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers)
+        headers = response.relayed_headers()
         flight.status = sent[0] = response.status
         flight.headers = headers
         flight.head_ready = True

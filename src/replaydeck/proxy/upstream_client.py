@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from replaydeck.errors import UpstreamError, UpstreamTimeout
+from replaydeck.wire.http import relay_response_headers
 
 if TYPE_CHECKING:
     import ssl
@@ -119,6 +120,12 @@ class Response:
         self._keep = False
 
     # ---------------------------------------------------------------- reading
+
+    def relayed_headers(self) -> list[tuple[str, str]]:
+        """The headers a proxy passes on: names in lower case, hop-by-hop and framing
+        fields dropped (wire/http.py)."""
+        return relay_response_headers(
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in self.headers)
 
     def header(self, name: bytes) -> str:
         """The first value of a header (name in lower case), or ""."""
